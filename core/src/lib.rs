@@ -1,0 +1,12 @@
+//! Pinhole: a NAT traversal engine.
+//!
+//! The engine modules ([`stun`], [`nat`]) are sans-IO state machines: they take
+//! `now` and bytes, and return bytes, events and the next deadline. They never
+//! read a clock, open a socket or spawn a thread. The [`runtime`] module (behind
+//! the default `runtime` feature) drives them over tokio sockets.
+
+pub mod nat;
+pub mod stun;
+
+#[cfg(feature = "runtime")]
+pub mod runtime;
