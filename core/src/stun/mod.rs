@@ -10,14 +10,18 @@
 
 pub mod attr;
 pub mod builder;
+pub mod classic;
 pub mod error;
 pub mod integrity;
 pub mod message;
+pub mod server;
 pub mod transaction;
 
-// pub use builder::MessageBuilder;  (codec helper: enable when written)
-// pub use error::StunError;
-// pub use message::Message;
+pub use attr::{AddressFamily, Attribute, ErrorCode};
+pub use builder::{encode_to_vec, MessageBuilder};
+pub use error::StunError;
+pub use integrity::{Credentials, IntegrityKey, PasswordAlgorithm};
+pub use message::Message;
 
 /// The fixed value in bytes 4..8 of every RFC 5389/8489 message.
 pub const MAGIC_COOKIE: u32 = 0x2112_A442;
@@ -125,16 +129,30 @@ mod tests {
 
     #[test]
     fn message_type_round_trips_every_class_and_method() {
-        for class in [Class::Request, Class::Indication, Class::Success, Class::Error] {
+        for class in [
+            Class::Request,
+            Class::Indication,
+            Class::Success,
+            Class::Error,
+        ] {
             for m in [0x001u16, 0x003, 0x009, 0x0fff, 0x0abc] {
                 let t = MessageType::new(class, Method(m));
                 assert_eq!(MessageType::from_u16(t.to_u16()), Some(t));
             }
         }
         // Binding success response is 0x0101, error 0x0111 (RFC 8489 §5).
-        assert_eq!(MessageType::new(Class::Success, Method::BINDING).to_u16(), 0x0101);
-        assert_eq!(MessageType::new(Class::Error, Method::BINDING).to_u16(), 0x0111);
-        assert_eq!(MessageType::new(Class::Indication, Method::SEND).to_u16(), 0x0016);
+        assert_eq!(
+            MessageType::new(Class::Success, Method::BINDING).to_u16(),
+            0x0101
+        );
+        assert_eq!(
+            MessageType::new(Class::Error, Method::BINDING).to_u16(),
+            0x0111
+        );
+        assert_eq!(
+            MessageType::new(Class::Indication, Method::SEND).to_u16(),
+            0x0016
+        );
         assert_eq!(MessageType::from_u16(0xc001), None);
     }
 }
