@@ -1,1 +1,85 @@
-fn main() {}
+//! `pinhole`: the command-line face of the engine. The subcommands' stdin/stdout contracts
+//! are stable interfaces (see DESIGN.md); diagnostics go to stderr only.
+
+mod args;
+mod netcheck;
+mod stun_server;
+
+use args::Args;
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+pinhole — NAT traversal engine
+
+USAGE:
+  pinhole netcheck [--stun HOST:PORT] [--json] [--lifetime] [--timeout SECONDS]
+      Learn this host's public address and its NAT's mapping and filtering behaviour
+      (RFC 5780). Without --stun, checks against an embedded server on loopback.
+  pinhole stun-server --bind IP:PORT [--alt IP:PORT]
+      Answer STUN Binding requests; with --alt (a second IP and port) also RFC 5780
+      behaviour discovery (CHANGE-REQUEST, OTHER-ADDRESS, RESPONSE-ORIGIN).
+
+Set RUST_LOG=debug for diagnostics on stderr.
+";
+
+fn main() -> ExitCode {
+    init_logging();
+    let mut words = std::env::args().skip(1);
+    let command = words.next();
+    let args = match Args::parse(words) {
+        Ok(a) => a,
+        Err(e) => return fail(&e),
+    };
+    let result = match command.as_deref() {
+        Some("netcheck") => netcheck::run(args),
+        Some("stun-server") => stun_server::run(args),
+        Some("help") | Some("--help") | Some("-h") | None => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => Err(format!("unknown command {other:?}; run `pinhole help`")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+/// One line on stderr and a non-zero exit: the contract every subcommand follows.
+fn fail(message: &str) -> ExitCode {
+    let one_line = message.replace('\n', " ");
+    eprintln!("pinhole: {one_line}");
+    ExitCode::FAILURE
+}
+
+/// Minimal stderr logger for the `log` facade, filtered by RUST_LOG (error|warn|info|debug|trace).
+fn init_logging() {
+    struct Stderr;
+    impl log::Log for Stderr {
+        fn enabled(&self, m: &log::Metadata) -> bool {
+            m.level() <= log::max_level()
+        }
+        fn log(&self, r: &log::Record) {
+            if self.enabled(r.metadata()) {
+                eprintln!("[{} {}] {}", r.level(), r.target(), r.args());
+            }
+        }
+        fn flush(&self) {}
+    }
+    let level = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.parse::<log::LevelFilter>().ok())
+        .unwrap_or(log::LevelFilter::Warn);
+    if log::set_logger(&Stderr).is_ok() {
+        log::set_max_level(level);
+    }
+}
+
+/// One tokio runtime per command: a single thread is plenty for a CLI and keeps the
+/// process light.
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}

@@ -1,2 +1,13 @@
-//! The tokio driver: sockets, timers and DNS around the sans-IO engine.
-//! No protocol logic lives here.
+//! The tokio driver: sockets, timers and DNS around the sans-IO engine. It holds no
+//! protocol logic: every function here feeds datagrams and deadlines into an engine
+//! machine and sends what the machine asks it to send.
+
+mod error;
+mod netcheck;
+mod resolve;
+mod stun_server;
+
+pub use error::RuntimeError;
+pub use netcheck::{netcheck, NetcheckOptions, NetcheckReport};
+pub use resolve::resolve_udp;
+pub use stun_server::{StunServer, StunServerHandle};

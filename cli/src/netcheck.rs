@@ -1,0 +1,151 @@
+//! `pinhole netcheck [--stun HOST:PORT] [--json] [--lifetime] [--timeout SECONDS]`
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use pinhole::nat::{Filtering, LifetimeConfig, Mapping};
+use pinhole::runtime::{netcheck, resolve_udp, NetcheckOptions, NetcheckReport, StunServer};
+use serde_json::json;
+
+use crate::args::Args;
+
+pub fn run(mut args: Args) -> Result<(), String> {
+    let stun: Option<String> = args.value("stun")?;
+    let as_json = args.flag("json")?;
+    let lifetime = args.flag("lifetime")?;
+    let timeout = Duration::from_secs_f64(args.value::<f64>("timeout")?.unwrap_or(30.0));
+    args.finish()?;
+
+    let runtime = crate::runtime()?;
+    runtime.block_on(async {
+        // Without --stun: an embedded RFC 5780 server on two loopback addresses, so the
+        // command shows what it does with no network and no configuration.
+        let embedded = match stun {
+            Some(_) => None,
+            None => Some(
+                StunServer::start_ephemeral(
+                    IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)),
+                    IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)),
+                )
+                .await
+                .map_err(|e| format!("cannot start the embedded STUN server: {e}"))?,
+            ),
+        };
+        let server = match (&stun, &embedded) {
+            (Some(host), _) => resolve_udp(host, timeout).await.map_err(|e| e.to_string())?,
+            (None, Some(s)) => s.primary(),
+            (None, None) => unreachable!("one of the two is set"),
+        };
+        if embedded.is_some() && !as_json {
+            println!("No --stun given: checking against an embedded server at {server} (loopback, so no NAT is expected).");
+        }
+        let options = NetcheckOptions {
+            timeout,
+            lifetime: lifetime.then(|| LifetimeConfig::new(server)),
+        };
+        if lifetime && !as_json {
+            println!("Measuring the binding lifetime: this takes several minutes.");
+        }
+        let report = netcheck(server, &options)
+            .await
+            .map_err(|e| format!("netcheck against {server} failed: {e}"))?;
+        if as_json {
+            println!("{}", to_json(&report));
+        } else {
+            print!("{}", to_text(&report));
+        }
+        Ok(())
+    })
+}
+
+fn to_json(r: &NetcheckReport) -> serde_json::Value {
+    json!({
+        "local_address": r.local.to_string(),
+        "mapped_address": r.nat.mapped.to_string(),
+        "mapping": mapping_word(&r.nat.mapping),
+        "filtering": r.nat.filtering.as_str(),
+        "hairpinning": r.nat.hairpinning,
+        "binding_lifetime_s": r.lifetime.as_ref().and_then(|l| l.survived).map(|d| d.as_secs_f64()),
+        "rtt_ms": r.nat.rtt.map(|d| d.as_secs_f64() * 1000.0),
+    })
+}
+
+/// RFC 4787 words; with no NAT the "mapping" is trivially endpoint-independent.
+fn mapping_word(m: &Mapping) -> &'static str {
+    match m {
+        Mapping::NoNat => "endpoint-independent",
+        other => other.as_str(),
+    }
+}
+
+fn to_text(r: &NetcheckReport) -> String {
+    let nat = &r.nat;
+    let mut out = format!(
+        "Local address:   {}\nPublic address:  {}\n",
+        r.local, nat.mapped
+    );
+    if let Some(rtt) = nat.rtt {
+        out += &format!("Round trip:      {:.1} ms\n", rtt.as_secs_f64() * 1000.0);
+    }
+    out += &format!("Mapping:         {}\n", mapping_word(&nat.mapping));
+    out += &format!("Filtering:       {}\n", nat.filtering.as_str());
+    out += &format!(
+        "Hairpinning:     {}\n",
+        match nat.hairpinning {
+            Some(true) => "yes",
+            Some(false) => "no",
+            None => "not applicable",
+        }
+    );
+    if let Some(l) = &r.lifetime {
+        let shown = match (l.survived, l.expired) {
+            (Some(s), Some(e)) => format!("between {} s and {} s", s.as_secs(), e.as_secs()),
+            (Some(s), None) => format!("at least {} s", s.as_secs()),
+            (None, Some(e)) => format!("less than {} s", e.as_secs()),
+            (None, None) => "unknown".into(),
+        };
+        out += &format!("Idle mapping lifetime: {shown}\n");
+    }
+    out += &format!("\n{}\n", verdict(&nat.mapping, &nat.filtering));
+    out
+}
+
+/// What the behaviour means for someone who wants a direct connection.
+fn verdict(mapping: &Mapping, filtering: &Filtering) -> String {
+    use Filtering as F;
+    use Mapping as M;
+    let names = format!(
+        "{} mapping, {} filtering",
+        mapping_word(mapping),
+        filtering.as_str()
+    );
+    match (mapping, filtering) {
+        (M::NoNat, F::EndpointIndependent) => {
+            "No NAT and no filtering: this host is directly reachable; direct connections will work.".into()
+        }
+        (M::NoNat, _) => format!(
+            "No NAT, but a firewall filters unsolicited traffic ({}): direct connections will work once both sides send.",
+            filtering.as_str()
+        ),
+        (M::EndpointIndependent, F::EndpointIndependent) => {
+            format!("Full cone NAT ({names}): direct connections will work.")
+        }
+        (M::EndpointIndependent, F::AddressDependent) => {
+            format!("Restricted cone NAT ({names}): direct connections will usually work.")
+        }
+        (M::EndpointIndependent, F::AddressAndPortDependent) => {
+            format!("Port-restricted cone NAT ({names}): direct connections will usually work.")
+        }
+        (M::AddressDependent | M::AddressAndPortDependent, _) => format!(
+            "Symmetric NAT ({names}): direct connections work only with peers behind open or cone NATs; \
+             otherwise a TURN relay is needed."
+        ),
+        (M::Unknown(reason), _) => {
+            format!("Mapping behaviour could not be determined ({reason:?}); the server may not support RFC 5780.")
+        }
+        (_, F::Unknown(reason)) => format!(
+            "{} mapping; filtering could not be determined ({reason:?}).",
+            mapping_word(mapping)
+        ),
+    }
+}

@@ -1,0 +1,175 @@
+//! Drives RFC 5780 discovery (and, when asked, the binding-lifetime probe) over real UDP
+//! sockets. Each run uses fresh sockets: traffic an application already sent on a socket
+//! would open filters and skew the filtering verdict.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use tokio::net::UdpSocket;
+
+use super::RuntimeError;
+use crate::nat::{
+    DiscoveryConfig, LifetimeConfig, LifetimeProbe, LifetimeReport, NatDiscovery, NatReport, Socket,
+};
+
+#[derive(Clone, Debug)]
+pub struct NetcheckOptions {
+    /// Overall limit for discovery (the lifetime probe has its own, much longer, bound).
+    pub timeout: Duration,
+    /// Also measure how long an idle mapping survives (minutes, not seconds).
+    pub lifetime: Option<LifetimeConfig>,
+}
+
+impl Default for NetcheckOptions {
+    fn default() -> Self {
+        NetcheckOptions {
+            timeout: Duration::from_secs(30),
+            lifetime: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct NetcheckReport {
+    /// The local socket the checks ran from.
+    pub local: SocketAddr,
+    pub nat: NatReport,
+    pub lifetime: Option<LifetimeReport>,
+}
+
+/// Runs discovery against `server`, then the lifetime probe if asked.
+pub async fn netcheck(
+    server: SocketAddr,
+    options: &NetcheckOptions,
+) -> Result<NetcheckReport, RuntimeError> {
+    let socket = bind_towards(server).await?;
+    let local = socket.local_addr().map_err(|source| RuntimeError::Io {
+        local: server,
+        source,
+    })?;
+    let mut rng = StdRng::from_entropy();
+    let mut discovery = NatDiscovery::new(
+        Instant::now(),
+        DiscoveryConfig::new(server, local),
+        &mut rng,
+    )?;
+    let nat = tokio::time::timeout(options.timeout, drive_discovery(&socket, &mut discovery))
+        .await
+        .map_err(|_| RuntimeError::Timeout(options.timeout))??;
+    drop(socket);
+    let lifetime = match &options.lifetime {
+        Some(config) => Some(probe_lifetime(server, local, *config, &mut rng).await?),
+        None => None,
+    };
+    Ok(NetcheckReport {
+        local,
+        nat,
+        lifetime,
+    })
+}
+
+/// A socket on the interface the OS routes `server` through, so that "no NAT" can be
+/// recognised by comparing the mapped address with a concrete local address.
+async fn bind_towards(server: SocketAddr) -> Result<UdpSocket, RuntimeError> {
+    let any: SocketAddr = if server.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    }
+    .parse()
+    .expect("literal");
+    let probe = UdpSocket::bind(any)
+        .await
+        .map_err(|source| RuntimeError::Bind { addr: any, source })?;
+    probe
+        .connect(server)
+        .await
+        .map_err(|source| RuntimeError::NoRoute { server, source })?;
+    let ip = probe
+        .local_addr()
+        .map_err(|source| RuntimeError::NoRoute { server, source })?
+        .ip();
+    drop(probe);
+    let addr = SocketAddr::new(ip, 0);
+    UdpSocket::bind(addr)
+        .await
+        .map_err(|source| RuntimeError::Bind { addr, source })
+}
+
+async fn drive_discovery(
+    socket: &UdpSocket,
+    machine: &mut NatDiscovery,
+) -> Result<NatReport, RuntimeError> {
+    let local = socket.local_addr().map_err(|source| RuntimeError::Io {
+        local: SocketAddr::from(([0, 0, 0, 0], 0)),
+        source,
+    })?;
+    let mut buf = vec![0u8; 2048];
+    loop {
+        while let Some(t) = machine.poll_transmit() {
+            send(socket, local, &t.contents, t.destination).await;
+        }
+        if let Some(result) = machine.result() {
+            return result.clone().map_err(RuntimeError::from);
+        }
+        let deadline = machine.poll_timeout();
+        tokio::select! {
+            received = socket.recv_from(&mut buf) => match received {
+                Ok((n, from)) => machine.handle_input(Instant::now(), from, &buf[..n]),
+                // ICMP errors from earlier sends (port unreachable) land here: the
+                // transaction's own timeout decides what they mean.
+                Err(e) => log::debug!("netcheck: recv on {local}: {e}"),
+            },
+            _ = sleep_until(deadline) => machine.handle_timeout(Instant::now()),
+        }
+    }
+}
+
+async fn probe_lifetime(
+    server: SocketAddr,
+    local: SocketAddr,
+    config: LifetimeConfig,
+    rng: &mut StdRng,
+) -> Result<LifetimeReport, RuntimeError> {
+    let bind = |addr: SocketAddr| async move {
+        UdpSocket::bind(addr)
+            .await
+            .map_err(|source| RuntimeError::Bind { addr, source })
+    };
+    let x = bind(SocketAddr::new(local.ip(), 0)).await?;
+    let y = bind(SocketAddr::new(local.ip(), 0)).await?;
+    let mut probe = LifetimeProbe::new(Instant::now(), LifetimeConfig { server, ..config }, rng)?;
+    let (mut bx, mut by) = (vec![0u8; 2048], vec![0u8; 2048]);
+    loop {
+        while let Some(t) = probe.poll_transmit() {
+            let socket = if t.socket == Socket::X { &x } else { &y };
+            send(socket, local, &t.contents, t.destination).await;
+        }
+        if let Some(result) = probe.result() {
+            return result.clone().map_err(RuntimeError::from);
+        }
+        let deadline = probe.poll_timeout();
+        tokio::select! {
+            Ok((n, from)) = x.recv_from(&mut bx) => probe.handle_input(Instant::now(), Socket::X, from, &bx[..n]),
+            Ok((n, from)) = y.recv_from(&mut by) => probe.handle_input(Instant::now(), Socket::Y, from, &by[..n]),
+            _ = sleep_until(deadline) => probe.handle_timeout(Instant::now()),
+        }
+    }
+}
+
+async fn send(socket: &UdpSocket, local: SocketAddr, bytes: &[u8], to: SocketAddr) {
+    // A failed send is a lost datagram as far as the protocol is concerned: the
+    // retransmission timer covers it.
+    if let Err(e) = socket.send_to(bytes, to).await {
+        log::debug!("send {local} -> {to}: {e}");
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d.into()).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,185 @@
+//! Runs a [`BindingServer`] over tokio UDP sockets: one receive task per socket, one task
+//! that owns the sans-IO server and sends what it asks from the socket it names.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use super::RuntimeError;
+use crate::stun::server::{BindingServer, ServerConfig, ServerStats};
+
+/// Largest datagram read; bigger ones are truncated by the OS and then fail to parse.
+const MAX_DATAGRAM: usize = 65_535;
+
+pub struct StunServer;
+
+/// A running server. Dropping it stops the server.
+pub struct StunServerHandle {
+    local: Vec<SocketAddr>,
+    primary: SocketAddr,
+    alternate: Option<SocketAddr>,
+    stats: watch::Receiver<ServerStats>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl StunServer {
+    /// Binds the sockets `config` needs (one, or the four RFC 5780 combinations) and
+    /// starts serving on the current tokio runtime.
+    pub async fn start(config: ServerConfig) -> Result<StunServerHandle, RuntimeError> {
+        let server = BindingServer::new(config)?;
+        let mut sockets = Vec::new();
+        for addr in server.local_addresses() {
+            sockets.push(bind(addr).await?);
+        }
+        Ok(spawn(server, sockets))
+    }
+
+    /// An RFC 5780 server on two local IPs with ports the OS picks (for an embedded check
+    /// on loopback: 127.0.0.1 and 127.0.0.2). Retries when a port is taken on one IP.
+    pub async fn start_ephemeral(
+        ip1: IpAddr,
+        ip2: IpAddr,
+    ) -> Result<StunServerHandle, RuntimeError> {
+        let mut last_error = None;
+        for _ in 0..32 {
+            match bind_four(ip1, ip2).await {
+                Ok((config, sockets)) => {
+                    let server = BindingServer::new(config)?;
+                    return Ok(spawn(server, sockets));
+                }
+                Err(e) => last_error = Some(e),
+            }
+        }
+        Err(last_error.expect("loop ran"))
+    }
+}
+
+impl StunServerHandle {
+    /// Every socket address the server listens on.
+    pub fn local_addresses(&self) -> &[SocketAddr] {
+        &self.local
+    }
+
+    /// Where clients send their first request.
+    pub fn primary(&self) -> SocketAddr {
+        self.primary
+    }
+
+    pub fn alternate(&self) -> Option<SocketAddr> {
+        self.alternate
+    }
+
+    /// Counters as of the last datagram handled.
+    pub fn stats(&self) -> ServerStats {
+        *self.stats.borrow()
+    }
+
+    /// Waits until the server stops (only on a socket error: it otherwise runs forever).
+    pub async fn run_forever(mut self) {
+        let tasks = std::mem::take(&mut self.tasks);
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for StunServerHandle {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+async fn bind(addr: SocketAddr) -> Result<Arc<UdpSocket>, RuntimeError> {
+    UdpSocket::bind(addr)
+        .await
+        .map(Arc::new)
+        .map_err(|source| RuntimeError::Bind { addr, source })
+}
+
+/// IP1:P1, IP2:P1, IP1:P2, IP2:P2 with P1, P2 chosen by the OS on IP1.
+async fn bind_four(
+    ip1: IpAddr,
+    ip2: IpAddr,
+) -> Result<(ServerConfig, Vec<Arc<UdpSocket>>), RuntimeError> {
+    let a = bind(SocketAddr::new(ip1, 0)).await?;
+    let p1 = a
+        .local_addr()
+        .map_err(|source| RuntimeError::Io {
+            local: SocketAddr::new(ip1, 0),
+            source,
+        })?
+        .port();
+    let b = bind(SocketAddr::new(ip2, p1)).await?;
+    let c = bind(SocketAddr::new(ip1, 0)).await?;
+    let p2 = c
+        .local_addr()
+        .map_err(|source| RuntimeError::Io {
+            local: SocketAddr::new(ip1, 0),
+            source,
+        })?
+        .port();
+    let d = bind(SocketAddr::new(ip2, p2)).await?;
+    let config =
+        ServerConfig::new(SocketAddr::new(ip1, p1)).with_alternate(SocketAddr::new(ip2, p2));
+    Ok((config, vec![a, b, c, d]))
+}
+
+fn spawn(mut server: BindingServer, sockets: Vec<Arc<UdpSocket>>) -> StunServerHandle {
+    let (tx, mut rx) = mpsc::channel::<(SocketAddr, SocketAddr, Vec<u8>)>(1024);
+    let mut by_addr = HashMap::new();
+    let mut tasks = Vec::new();
+    for socket in sockets {
+        let local = socket.local_addr().expect("bound socket has an address");
+        by_addr.insert(local, socket.clone());
+        let tx = tx.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut buf = vec![0u8; MAX_DATAGRAM];
+            loop {
+                match socket.recv_from(&mut buf).await {
+                    Ok((n, remote)) => {
+                        if tx.send((local, remote, buf[..n].to_vec())).await.is_err() {
+                            return;
+                        }
+                    }
+                    // ICMP port unreachable from an earlier send surfaces here on some
+                    // platforms; it says nothing about this socket, so keep serving.
+                    Err(e) => log::debug!("stun server: recv on {local}: {e}"),
+                }
+            }
+        }));
+    }
+    drop(tx);
+    let local: Vec<SocketAddr> = server.local_addresses();
+    let primary = server.config().primary;
+    let alternate = server.config().alternate;
+    let (stats_tx, stats) = watch::channel(server.stats());
+    tasks.push(tokio::spawn(async move {
+        while let Some((local, remote, bytes)) = rx.recv().await {
+            server.handle_input(Instant::now(), local, remote, &bytes);
+            while let Some(t) = server.poll_transmit() {
+                let Some(socket) = by_addr.get(&t.source) else {
+                    log::debug!("stun server: no socket bound on {}", t.source);
+                    continue;
+                };
+                if let Err(e) = socket.send_to(&t.contents, t.destination).await {
+                    log::debug!("stun server: send {} -> {}: {e}", t.source, t.destination);
+                }
+            }
+            let _ = stats_tx.send(server.stats());
+        }
+    }));
+    StunServerHandle {
+        local,
+        primary,
+        alternate,
+        stats,
+        tasks,
+    }
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the full test suite drives for real: coturn (a TURN and
+# RFC 5780 STUN server nobody here wrote), stun-client (Debian's classic NAT classifier),
+# nftables/iptables/conntrack/iproute2 (the kernel NAT lab) and libnice (an ICE agent to
+# interoperate with). Idempotent: does nothing when everything is present.
+set -euo pipefail
+
+packages=(coturn stun-client nftables iptables conntrack iproute2 libnice-dev pkg-config)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root (or sudo) to apt-get install ${missing[*]}" >&2; exit 1; }
+  sudo="sudo"
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# coturn's package starts a system service on install on some hosts; the tests start their own.
+if command -v systemctl >/dev/null 2>&1; then $sudo systemctl stop coturn 2>/dev/null || true; fi

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: unit and property tests, netsim scenarios, and the
+# tests that drive real software (coturn, Debian's stun client, libnice) and real kernel
+# NAT in network namespaces. Those are #[ignore]d in a plain `cargo test` (they need root
+# and Debian packages) and run here with --include-ignored: they never skip quietly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+cargo test --workspace --locked -- --include-ignored
