@@ -1,1 +1,41 @@
-//! (being written)
+//! pinhole-netsim: a deterministic simulated Internet with real NAT behaviours.
+//!
+//! Sans-IO machines are attached to simulated hosts through the [`Endpoint`]
+//! trait and driven on a virtual clock: no sockets, threads or sleeping. Hosts
+//! sit on networks through links (latency, jitter, loss, reordering,
+//! duplication, MTU); NAT gateways (RFC 4787 mapping/filtering/port behaviour,
+//! timeouts, hairpinning, pools) join networks and chain; all randomness comes
+//! from one seeded RNG, so a seed replays a run packet for packet.
+//! [`pinhole_endpoints`] adapts Pinhole's own STUN server, NAT discovery and
+//! binding-lifetime probe to the [`Endpoint`] trait.
+//! See README.md for the model, presets and how to write a scenario.
+
+mod clock;
+mod control;
+mod endpoint;
+pub mod endpoints;
+mod firewall;
+mod forward;
+mod link;
+mod nat;
+mod net;
+mod packet;
+pub mod pcap;
+pub mod pinhole_endpoints;
+pub mod presets;
+mod sim;
+mod tcp;
+mod topology;
+mod trace;
+
+pub use clock::{fmt_offset, Clock};
+pub use endpoint::{ConnId, Datagram, Endpoint, EndpointId, HostId, TcpCommand, TcpEvent};
+pub use firewall::Firewall;
+pub use link::{LinkConfig, LinkDrop, LinkSpec, LinkStats};
+pub use nat::{Behaviour, Mapping, Nat, NatConfig, NatDrop, NatStats, PortAssignment};
+pub use net::{GatewayId, HostStats, LinkId, NetworkId};
+pub use packet::{Body, Packet, Proto, TcpKind};
+pub use presets::{Layer, Preset};
+pub use sim::Sim;
+pub use topology::{Internet, Peer};
+pub use trace::{Captured, Trace};
