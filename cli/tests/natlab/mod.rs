@@ -85,6 +85,7 @@ impl Nat {
 static NEXT_LAB: AtomicU32 = AtomicU32::new(0);
 
 pub struct Lab {
+    pub nat: Nat,
     pub client: String,
     pub router: String,
     pub public: String,
@@ -102,6 +103,7 @@ impl Lab {
             NEXT_LAB.fetch_add(1, Ordering::Relaxed)
         );
         let lab = Lab {
+            nat,
             client: format!("phc{id}"),
             router: format!("phr{id}"),
             public: format!("php{id}"),
@@ -195,6 +197,18 @@ impl Lab {
         }
         lab.load_nft(&lab.router, &nat.ruleset(&rw_if));
         lab
+    }
+
+    /// Makes the router forget idle UDP mappings after `seconds`, as a carrier NAT does.
+    /// The conntrack timeouts are per network namespace: the host is not touched.
+    pub fn set_udp_timeout(&self, seconds: u32) {
+        for key in [
+            "nf_conntrack_udp_timeout",
+            "nf_conntrack_udp_timeout_stream",
+        ] {
+            let setting = format!("net.netfilter.{key}={seconds}");
+            self.exec_ok(&self.router, &["sysctl", "-qw", &setting]);
+        }
     }
 
     fn load_nft(&self, ns: &str, rules: &str) {
