@@ -84,119 +84,160 @@ impl Nat {
 
 static NEXT_LAB: AtomicU32 = AtomicU32::new(0);
 
-pub struct Lab {
+/// One NATed side: a client host behind a router.
+pub struct Side {
     pub nat: Nat,
     pub client: String,
     pub router: String,
+    /// The client's address on its LAN.
+    pub client_ip: &'static str,
+    /// The router's public (WAN) address.
+    pub wan_ip: &'static str,
+}
+
+/// Addressing of side 0 and side 1: (LAN prefix, client, router LAN, router WAN, pub end).
+const SIDES: [(&str, &str, &str, &str, &str); 2] = [
+    (
+        "10.1.0.0/24",
+        "10.1.0.2",
+        "10.1.0.1",
+        "203.0.113.2",
+        "203.0.113.1",
+    ),
+    (
+        "10.2.0.0/24",
+        "10.2.0.2",
+        "10.2.0.1",
+        "198.51.100.2",
+        "198.51.100.1",
+    ),
+];
+
+pub struct Lab {
+    pub nat: Nat,
+    /// Side 0's client and router (the single-side labs use only these).
+    pub client: String,
+    pub router: String,
     pub public: String,
+    pub sides: Vec<Side>,
     children: Vec<Child>,
 }
 
 impl Lab {
-    /// Builds the topology with `nat` in the router. Panics with a clear message if the
+    /// One client behind a router doing `nat`. Panics with a clear message if the
     /// machine cannot (not root, no `ip`/`nft`): these tests must not skip quietly.
     pub fn new(nat: Nat) -> Lab {
+        Lab::with_sides(&[nat])
+    }
+
+    /// One or two NATed sides, joined through the public namespace, which also holds
+    /// the servers' addresses (192.0.2.1 and 192.0.2.2 on its loopback).
+    pub fn with_sides(nats: &[Nat]) -> Lab {
         require_root_and_tools();
+        assert!(
+            (1..=2).contains(&nats.len()),
+            "the lab has one or two sides"
+        );
         let id = format!(
             "{}{}",
             std::process::id() % 100_000,
             NEXT_LAB.fetch_add(1, Ordering::Relaxed)
         );
-        let lab = Lab {
-            nat,
-            client: format!("phc{id}"),
-            router: format!("phr{id}"),
-            public: format!("php{id}"),
+        let public = format!("php{id}");
+        let mut sides = Vec::new();
+        for (i, nat) in nats.iter().enumerate() {
+            sides.push(Side {
+                nat: *nat,
+                client: format!("phc{id}-{i}"),
+                router: format!("phr{id}-{i}"),
+                client_ip: SIDES[i].1,
+                wan_ip: SIDES[i].3,
+            });
+        }
+        let mut lab = Lab {
+            nat: nats[0],
+            client: sides[0].client.clone(),
+            router: sides[0].router.clone(),
+            public,
+            sides: Vec::new(),
             children: Vec::new(),
         };
+        ip(&["netns", "add", &lab.public]);
+        lab.run_lines(
+            &lab.public,
+            "ip link set lo up
+             ip addr add 192.0.2.1/32 dev lo
+             ip addr add 192.0.2.2/32 dev lo
+             sysctl -qw net.ipv4.ip_forward=1",
+        );
+        for (i, side) in sides.into_iter().enumerate() {
+            // Pushed before it is built, so that a failure half-way still cleans it up.
+            lab.sides.push(side);
+            lab.build_side(i, &id);
+        }
+        lab
+    }
+
+    fn build_side(&self, i: usize, id: &str) {
+        let side = &self.sides[i];
+        let (lan, client_ip, router_lan, wan, pub_end) = SIDES[i];
         // Interface names are at most 15 bytes; keep them short and unique per lab.
         let (c_if, rl_if, rw_if, p_if) = (
-            format!("c{id}"),
-            format!("rl{id}"),
-            format!("rw{id}"),
-            format!("p{id}"),
+            format!("c{id}{i}"),
+            format!("rl{id}{i}"),
+            format!("rw{id}{i}"),
+            format!("p{id}{i}"),
         );
-        for ns in [&lab.client, &lab.router, &lab.public] {
+        for ns in [&side.client, &side.router] {
             ip(&["netns", "add", ns]);
-            lab.exec_ok(ns, &["ip", "link", "set", "lo", "up"]);
+            self.exec_ok(ns, &["ip", "link", "set", "lo", "up"]);
         }
-        ip(&[
-            "link",
-            "add",
-            &c_if,
-            "netns",
-            &lab.client,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            &rl_if,
-            "netns",
-            &lab.router,
-        ]);
-        ip(&[
-            "link",
-            "add",
-            &rw_if,
-            "netns",
-            &lab.router,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            &p_if,
-            "netns",
-            &lab.public,
-        ]);
-
-        lab.exec_ok(
-            &lab.client,
-            &["ip", "addr", "add", "10.1.0.2/24", "dev", &c_if],
+        let veth = |a: &str, a_ns: &str, b: &str, b_ns: &str| {
+            ip(&[
+                "link", "add", a, "netns", a_ns, "type", "veth", "peer", "name", b, "netns", b_ns,
+            ])
+        };
+        veth(&c_if, &side.client, &rl_if, &side.router);
+        veth(&rw_if, &side.router, &p_if, &self.public);
+        self.run_lines(
+            &side.client,
+            &format!(
+                "ip addr add {client_ip}/24 dev {c_if}
+                 ip link set {c_if} up
+                 ip route add default via {router_lan}"
+            ),
         );
-        lab.exec_ok(&lab.client, &["ip", "link", "set", &c_if, "up"]);
-        lab.exec_ok(
-            &lab.client,
-            &["ip", "route", "add", "default", "via", "10.1.0.1"],
+        self.run_lines(
+            &side.router,
+            &format!(
+                "ip addr add {router_lan}/24 dev {rl_if}
+                 ip addr add {wan}/24 dev {rw_if}
+                 ip link set {rl_if} up
+                 ip link set {rw_if} up
+                 ip route add default via {pub_end}
+                 sysctl -qw net.ipv4.ip_forward=1"
+            ),
         );
-
-        lab.exec_ok(
-            &lab.router,
-            &["ip", "addr", "add", "10.1.0.1/24", "dev", &rl_if],
+        self.run_lines(
+            &self.public,
+            &format!(
+                "ip addr add {pub_end}/24 dev {p_if}
+                 ip link set {p_if} up"
+            ),
         );
-        lab.exec_ok(
-            &lab.router,
-            &["ip", "addr", "add", "203.0.113.2/24", "dev", &rw_if],
-        );
-        lab.exec_ok(&lab.router, &["ip", "link", "set", &rl_if, "up"]);
-        lab.exec_ok(&lab.router, &["ip", "link", "set", &rw_if, "up"]);
-        lab.exec_ok(
-            &lab.router,
-            &["ip", "route", "add", "default", "via", "203.0.113.1"],
-        );
-        lab.exec_ok(&lab.router, &["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
-
-        lab.exec_ok(
-            &lab.public,
-            &["ip", "addr", "add", "203.0.113.1/24", "dev", &p_if],
-        );
-        lab.exec_ok(&lab.public, &["ip", "link", "set", &p_if, "up"]);
-        lab.exec_ok(
-            &lab.public,
-            &["ip", "addr", "add", "192.0.2.1/32", "dev", "lo"],
-        );
-        lab.exec_ok(
-            &lab.public,
-            &["ip", "addr", "add", "192.0.2.2/32", "dev", "lo"],
-        );
-        if nat == Nat::None {
+        if side.nat == Nat::None {
             // Without NAT the public side must route back to the client's LAN.
-            lab.exec_ok(
-                &lab.public,
-                &["ip", "route", "add", "10.1.0.0/24", "via", "203.0.113.2"],
-            );
+            self.exec_ok(&self.public, &["ip", "route", "add", lan, "via", wan]);
         }
-        lab.load_nft(&lab.router, &nat.ruleset(&rw_if));
-        lab
+        self.load_nft(&side.router, &side.nat.ruleset(&rw_if));
+    }
+
+    /// Runs each line of `script` (words split on whitespace) in `ns`, asserting success.
+    fn run_lines(&self, ns: &str, script: &str) {
+        for line in script.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            let argv: Vec<&str> = line.split_whitespace().collect();
+            self.exec_ok(ns, &argv);
+        }
     }
 
     /// Makes the router forget idle UDP mappings after `seconds`, as a carrier NAT does.
@@ -287,7 +328,11 @@ impl Drop for Lab {
             let _ = c.wait();
         }
         // Deleting a namespace deletes the veth ends inside it, and their peers.
-        for ns in [&self.client, &self.router, &self.public] {
+        let mut namespaces = vec![&self.public];
+        for side in &self.sides {
+            namespaces.extend([&side.client, &side.router]);
+        }
+        for ns in namespaces {
             let _ = Command::new("ip").args(["netns", "del", ns]).output();
         }
     }
