@@ -5,6 +5,7 @@
 //! read a clock, open a socket or spawn a thread. The [`runtime`] module (behind
 //! the default `runtime` feature) drives them over tokio sockets.
 
+pub mod ice;
 pub mod nat;
 pub mod stun;
 

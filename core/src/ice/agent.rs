@@ -1,0 +1,600 @@
+//! The RFC 8445 ICE agent as a sans-IO state machine: one data stream, one
+//! component, UDP.
+//!
+//! # Driving it
+//!
+//! The runtime owns the sockets and the clock; the agent owns every protocol
+//! decision. One socket carries STUN and application data.
+//!
+//! ```text
+//! let mut agent = IceAgent::new(IceConfig::default(), StdRng::from_entropy());
+//! signal(agent.local_credentials());                    // ufrag/pwd to the peer
+//! agent.add_local_socket(now, "192.168.1.20:5000".parse()?, NetworkCost::WIFI)?;
+//! loop {
+//!     // signaling in:  agent.handle_input(now, Input::RemoteCredentials(c))
+//!     //                agent.handle_input(now, Input::RemoteCandidate(c))
+//!     //                agent.handle_input(now, Input::RemoteEndOfCandidates)
+//!     // datagram in:   agent.handle_input(now, Input::Receive { local, from, data })
+//!     // timer:         agent.handle_timeout(now)
+//!     while let Some(t) = agent.poll_transmit() { socket(t.from).send_to(&t.bytes, t.to) }
+//!     while let Some(e) = agent.poll_event() { /* IceEvent: signal candidates, data… */ }
+//!     sleep_until(agent.poll_timeout());
+//! }
+//! ```
+//!
+//! Every call that takes `now` also runs the timers that are due, so the
+//! runtime only has to call `handle_timeout` when `poll_timeout` says so.
+//!
+//! # Generations (ICE restart, make-before-break)
+//!
+//! Credentials, checklist, valid pairs and the selected pair form a
+//! *generation*. [`IceAgent::restart`] (or new remote credentials while the
+//! current generation already has some) starts a new one; the previous
+//! generation keeps its selected pair, answers checks with its old
+//! credentials and keeps consent alive until the new generation selects a
+//! pair. Data sent meanwhile goes over the old pair, so a restart never
+//! interrupts the flow.
+//!
+//! Nomination policy: see [`super::nominate`].
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use rand::RngCore;
+
+use super::candidate::{Candidate, CandidateType, Transport};
+pub use super::config::{IceConfig, IceError, NominationMode, RENOMINATION_OPTION};
+pub(super) use super::generation::{
+    key_of, CheckKind, Generation, LocalSocket, PairKey, TxContext,
+};
+use super::sdp::Credentials;
+use super::stats::Counters;
+use crate::stun::transaction::Transactions;
+
+/// Something the agent was told: a datagram or a signaling message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input<'a> {
+    /// A datagram arrived on local socket `local` from `from`.
+    Receive {
+        /// The local socket (as given to `add_local_socket`).
+        local: SocketAddr,
+        /// The sender.
+        from: SocketAddr,
+        /// The bytes.
+        data: &'a [u8],
+    },
+    /// The peer's ufrag and password. Different ones while the agent already
+    /// has remote credentials mean the peer restarted ICE: the agent restarts
+    /// too (and emits its new [`IceEvent::LocalCredentials`]).
+    RemoteCredentials(Credentials),
+    /// The peer's `ice-options` tags (e.g. `trickle`, `renomination`) and
+    /// whether it is an ICE-lite agent (then this agent is controlling).
+    RemoteOptions {
+        /// `ice-options` tags.
+        options: Vec<String>,
+        /// `a=ice-lite`.
+        lite: bool,
+    },
+    /// A remote candidate, trickled or from the offer/answer.
+    RemoteCandidate(Candidate),
+    /// The peer signalled end-of-candidates.
+    RemoteEndOfCandidates,
+}
+
+/// A datagram to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// The local socket to send from.
+    pub from: SocketAddr,
+    /// Destination.
+    pub to: SocketAddr,
+    /// Payload.
+    pub bytes: Vec<u8>,
+}
+
+/// Candidate gathering state (RFC 8838 §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GatheringState {
+    /// No socket added yet.
+    New,
+    /// Server-reflexive requests outstanding.
+    Gathering,
+    /// Everything gathered: signal end-of-candidates.
+    Complete,
+}
+
+/// Connection state (like `RTCIceConnectionState`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionState {
+    /// Nothing checked yet.
+    New,
+    /// Checks running, no pair selected.
+    Checking,
+    /// A pair is selected; data may flow.
+    Connected,
+    /// Selected, and no better pair can still appear (both sides ended
+    /// candidates, nothing better pending).
+    Completed,
+    /// The selected pair went silent (no inbound packet for
+    /// `disconnected_timeout`); may recover by itself.
+    Disconnected,
+    /// Consent lost with no other valid pair, or every pair failed after
+    /// end-of-candidates. Call `restart` to try again.
+    Failed,
+    /// `close` was called.
+    Closed,
+}
+
+/// Direct or through a TURN relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathKind {
+    /// Neither candidate is relayed.
+    Direct,
+    /// At least one candidate is relayed.
+    Relay,
+}
+
+/// The selected pair as reported to the application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SelectedPair {
+    /// Local candidate (host, srflx or prflx as the peer sees it).
+    pub local: Candidate,
+    /// Remote candidate.
+    pub remote: Candidate,
+    /// Local socket data is sent from.
+    pub local_socket: SocketAddr,
+    /// Remote address data is sent to.
+    pub remote_addr: SocketAddr,
+    /// Direct or relayed.
+    pub path: PathKind,
+    /// Last measured round-trip time on the pair.
+    pub rtt: Option<Duration>,
+}
+
+/// What the application must know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // rare events; boxing would burden every caller
+pub enum IceEvent {
+    /// A local candidate to signal (trickle).
+    LocalCandidate(Candidate),
+    /// New local credentials to signal (after `restart`, or a restart the peer started).
+    LocalCredentials(Credentials),
+    /// Gathering state; `Complete` means: signal end-of-candidates.
+    GatheringStateChanged(GatheringState),
+    /// Connection state.
+    ConnectionStateChanged(ConnectionState),
+    /// A (new) pair carries data from now on.
+    SelectedPair(SelectedPair),
+    /// The controlling/controlled role changed after a role conflict.
+    RoleChanged {
+        /// The new role.
+        controlling: bool,
+    },
+    /// Application data received on an authenticated path.
+    Data {
+        /// The local socket.
+        local: SocketAddr,
+        /// The sender.
+        from: SocketAddr,
+        /// The datagram.
+        data: Vec<u8>,
+    },
+}
+
+/// The ICE agent. See the module docs for how to drive it.
+pub struct IceAgent {
+    pub(super) config: IceConfig,
+    pub(super) rng: Box<dyn RngCore + Send>,
+    pub(super) controlling: bool,
+    pub(super) tie_breaker: u64,
+    pub(super) sockets: Vec<LocalSocket>,
+    pub(super) socket_seq: u16,
+    pub(super) current: Generation,
+    pub(super) previous: Option<Generation>,
+    pub(super) next_gen: u32,
+    pub(super) transactions: Transactions<TxContext>,
+    pub(super) outbox: VecDeque<Transmit>,
+    pub(super) events: VecDeque<IceEvent>,
+    pub(super) next_check_at: Option<Instant>,
+    pub(super) state: ConnectionState,
+    pub(super) gathering_state: GatheringState,
+    pub(super) peer_renomination: bool,
+    pub(super) remote_lite: bool,
+    /// Authenticated (local, remote) tuples and when a packet last arrived on them.
+    pub(super) peers: HashMap<(SocketAddr, SocketAddr), Instant>,
+    pub(super) counters: Counters,
+    /// Inbound request rate limiting: window start and count.
+    pub(super) rate_window: Option<(Instant, u32)>,
+    pub(super) closed: bool,
+    /// Sticky `Failed` until a restart.
+    pub(super) failed: bool,
+}
+
+impl IceAgent {
+    /// A new agent with fresh random credentials and tie-breaker from `rng`.
+    pub fn new(config: IceConfig, rng: impl RngCore + Send + 'static) -> Self {
+        let mut rng: Box<dyn RngCore + Send> = Box::new(rng);
+        let creds = Credentials::random(&mut *rng);
+        let tie_breaker = rng.next_u64();
+        let controlling = config.controlling;
+        let current = Generation::new(0, creds, controlling, config.checklist);
+        IceAgent {
+            config,
+            rng,
+            controlling,
+            tie_breaker,
+            sockets: Vec::new(),
+            socket_seq: 0,
+            current,
+            previous: None,
+            next_gen: 1,
+            transactions: Transactions::new(),
+            outbox: VecDeque::new(),
+            events: VecDeque::new(),
+            next_check_at: None,
+            state: ConnectionState::New,
+            gathering_state: GatheringState::New,
+            peer_renomination: false,
+            remote_lite: false,
+            peers: HashMap::new(),
+            counters: Counters::default(),
+            rate_window: None,
+            closed: false,
+            failed: false,
+        }
+    }
+
+    /// The current local credentials, to signal to the peer.
+    pub fn local_credentials(&self) -> &Credentials {
+        &self.current.local
+    }
+
+    /// The `ice-options` tags to signal: `trickle`, and `renomination` when enabled.
+    pub fn local_ice_options(&self) -> Vec<String> {
+        let mut v = vec!["trickle".to_owned()];
+        if self.config.renomination {
+            v.push(RENOMINATION_OPTION.to_owned());
+        }
+        v
+    }
+
+    /// Whether the agent is currently controlling.
+    pub fn is_controlling(&self) -> bool {
+        self.controlling
+    }
+
+    /// Connection state.
+    pub fn connection_state(&self) -> ConnectionState {
+        self.state
+    }
+
+    /// Gathering state.
+    pub fn gathering_state(&self) -> GatheringState {
+        self.gathering_state
+    }
+
+    /// The pair data is sent on, if any.
+    pub fn selected_pair(&self) -> Option<SelectedPair> {
+        self.sending_generation()
+            .and_then(|g| g.selected.map(|k| self.describe(g, k)))
+    }
+
+    /// Feeds a datagram or a signaling message.
+    pub fn handle_input(&mut self, now: Instant, input: Input<'_>) -> Result<(), IceError> {
+        if self.closed {
+            return match input {
+                Input::Receive { .. } => Ok(()),
+                _ => Err(IceError::Closed),
+            };
+        }
+        let r = match input {
+            Input::Receive { local, from, data } => {
+                self.handle_receive(now, local, from, data);
+                Ok(())
+            }
+            Input::RemoteCredentials(c) => {
+                self.set_remote_credentials(now, c);
+                Ok(())
+            }
+            Input::RemoteOptions { options, lite } => {
+                self.peer_renomination = self.config.renomination
+                    && options
+                        .iter()
+                        .any(|o| o.eq_ignore_ascii_case(RENOMINATION_OPTION));
+                self.remote_lite = lite;
+                if lite && !self.controlling {
+                    // RFC 8445 §6.1.1: a full agent facing a lite one is controlling.
+                    self.set_role(true);
+                }
+                Ok(())
+            }
+            Input::RemoteCandidate(c) => self.add_remote_candidate(c),
+            Input::RemoteEndOfCandidates => {
+                self.current.remote_eoc = true;
+                Ok(())
+            }
+        };
+        self.drive(now);
+        r
+    }
+
+    /// Time passed: run due timers.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if !self.closed {
+            self.drive(now);
+        }
+    }
+
+    /// The next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        if let Some(t) = self.outbox.pop_front() {
+            return Some(t);
+        }
+        loop {
+            let t = self.transactions.poll_transmit()?;
+            if let Some(t) = self.account_transmit(t) {
+                return Some(t);
+            }
+        }
+    }
+
+    /// Resolves the source socket of a transaction's datagram and counts it;
+    /// `None` when that socket was removed meanwhile.
+    fn account_transmit(&mut self, t: crate::stun::transaction::Transmit) -> Option<Transmit> {
+        let from = match self.transactions.context(&t.id)? {
+            TxContext::Gather { socket, .. } => *socket,
+            TxContext::Check {
+                gen, pair, from, ..
+            } => {
+                let (gen, pair, from) = (*gen, *pair, *from);
+                if let Some(g) = self.generation_mut(gen) {
+                    let d = g.pair_data(pair);
+                    d.requests_sent += 1;
+                    d.bytes_sent += t.contents.len() as u64;
+                }
+                from
+            }
+        };
+        if !self.sockets.iter().any(|s| s.addr == from) {
+            return None;
+        }
+        Some(Transmit {
+            from,
+            to: t.destination,
+            bytes: t.contents,
+        })
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<IceEvent> {
+        self.events.pop_front()
+    }
+
+    /// When `handle_timeout` must next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.closed {
+            return None;
+        }
+        let mut t = self.transactions.poll_timeout();
+        let mut min = |x: Option<Instant>| {
+            if let Some(x) = x {
+                t = Some(t.map_or(x, |t: Instant| t.min(x)));
+            }
+        };
+        if self.has_check_work() {
+            min(self.next_check_at);
+        }
+        for g in std::iter::once(&self.current).chain(self.previous.as_ref()) {
+            min(g.nomination_deadline);
+            min(self.consent_due(g));
+            min(g.consent_expires);
+            if let Some(k) = g.selected {
+                min(self.silence_deadline(g, k));
+            }
+        }
+        t
+    }
+
+    /// Sends application data on the selected pair.
+    pub fn send_data(&mut self, _now: Instant, data: &[u8]) -> Result<(), IceError> {
+        if self.closed {
+            return Err(IceError::Closed);
+        }
+        let first = *data.first().ok_or(IceError::EmptyData)?;
+        if first <= 3 || (64..=79).contains(&first) {
+            return Err(IceError::AmbiguousData(first));
+        }
+        let g = self
+            .sending_generation_mut()
+            .ok_or(IceError::NotConnected)?;
+        let key = g.selected.ok_or(IceError::NotConnected)?;
+        let (from, to) = g.tuple(key);
+        g.pair_data(key).bytes_sent += data.len() as u64;
+        self.outbox.push_back(Transmit {
+            from,
+            to,
+            bytes: data.to_vec(),
+        });
+        Ok(())
+    }
+
+    /// Closes the agent: no more transmits, events or timers.
+    pub fn close(&mut self) {
+        if !self.closed {
+            self.set_state(ConnectionState::Closed);
+            self.closed = true;
+            self.outbox.clear();
+        }
+    }
+
+    /// ICE restart: new local credentials (emitted as [`IceEvent::LocalCredentials`]),
+    /// a fresh checklist, regathering. The selected pair keeps carrying data
+    /// until the new generation nominates one.
+    pub fn restart(&mut self, now: Instant) {
+        if self.closed {
+            return;
+        }
+        let creds = Credentials::random(&mut *self.rng);
+        let id = self.next_gen;
+        self.next_gen += 1;
+        let fresh = Generation::new(id, creds.clone(), self.controlling, self.config.checklist);
+        let old = std::mem::replace(&mut self.current, fresh);
+        if old.selected.is_some() {
+            self.previous = Some(old);
+        } else if self.previous.is_none() {
+            // Nothing selected in the old generation; nothing to keep.
+        }
+        self.next_check_at = None;
+        self.failed = false;
+        self.events.push_back(IceEvent::LocalCredentials(creds));
+        let sockets: Vec<SocketAddr> = self.sockets.iter().map(|s| s.addr).collect();
+        for s in sockets {
+            self.gather_socket(now, s);
+        }
+        if matches!(self.state, ConnectionState::Failed) || self.previous.is_none() {
+            self.set_state(ConnectionState::Checking);
+        }
+        self.drive(now);
+    }
+
+    fn set_remote_credentials(&mut self, now: Instant, c: Credentials) {
+        match &self.current.remote {
+            Some((old, _)) if *old == c => return,
+            Some(_) => {
+                // The peer restarted ICE (RFC 8445 §9): so do we.
+                self.restart(now);
+            }
+            None => {}
+        }
+        let key = key_of(&c);
+        self.current.remote = Some((c, key));
+    }
+
+    fn add_remote_candidate(&mut self, c: Candidate) -> Result<(), IceError> {
+        if c.transport != Transport::Udp {
+            return Err(IceError::UnsupportedTransport(c.to_string()));
+        }
+        if c.component != 1 {
+            let comp = c.component;
+            return Err(IceError::UnsupportedComponent(c.to_string(), comp));
+        }
+        let known = c
+            .address
+            .ip()
+            .and_then(|ip| self.current.remote_at(SocketAddr::new(ip, c.port)));
+        if known.is_some() {
+            self.counters.duplicate_candidates += 1;
+            return Ok(());
+        }
+        self.current.checklist.add_remote(c)?;
+        Ok(())
+    }
+
+    /// Runs every due timer and the state machine.
+    pub(super) fn drive(&mut self, now: Instant) {
+        self.transactions.handle_timeout(now);
+        while let Some(t) = self.transactions.poll_timed_out() {
+            self.on_timed_out(now, t.id, t.context);
+        }
+        self.run_consent(now);
+        self.run_nomination(now);
+        self.run_pacer(now);
+        self.update_gathering_state();
+        self.update_connection_state(now);
+    }
+
+    pub(super) fn set_state(&mut self, s: ConnectionState) {
+        if self.state != s {
+            log::debug!("ice: connection state {:?} -> {:?}", self.state, s);
+            self.state = s;
+            self.events.push_back(IceEvent::ConnectionStateChanged(s));
+        }
+    }
+
+    pub(super) fn set_role(&mut self, controlling: bool) {
+        if self.controlling == controlling {
+            return;
+        }
+        self.controlling = controlling;
+        self.current.checklist.set_controlling(controlling);
+        if let Some(p) = &mut self.previous {
+            p.checklist.set_controlling(controlling);
+        }
+        self.events.push_back(IceEvent::RoleChanged { controlling });
+    }
+
+    pub(super) fn generation(&self, id: u32) -> Option<&Generation> {
+        if self.current.id == id {
+            Some(&self.current)
+        } else {
+            self.previous.as_ref().filter(|p| p.id == id)
+        }
+    }
+
+    pub(super) fn generation_mut(&mut self, id: u32) -> Option<&mut Generation> {
+        if self.current.id == id {
+            Some(&mut self.current)
+        } else {
+            self.previous.as_mut().filter(|p| p.id == id)
+        }
+    }
+
+    /// The generation whose selected pair carries data: the current one once
+    /// it selected, the previous one until then.
+    pub(super) fn sending_generation(&self) -> Option<&Generation> {
+        if self.current.selected.is_some() {
+            Some(&self.current)
+        } else {
+            self.previous.as_ref().filter(|p| p.selected.is_some())
+        }
+    }
+
+    fn sending_generation_mut(&mut self) -> Option<&mut Generation> {
+        if self.current.selected.is_some() {
+            Some(&mut self.current)
+        } else {
+            self.previous.as_mut().filter(|p| p.selected.is_some())
+        }
+    }
+
+    /// The application-facing description of a pair.
+    pub(super) fn describe(&self, g: &Generation, key: PairKey) -> SelectedPair {
+        let (local_socket, remote_addr) = g.tuple(key);
+        let mut local = g.checklist.local(key.0).candidate.clone();
+        let remote = g.checklist.remote(key.1).clone();
+        let d = g.data.get(&key);
+        if let Some(mapped) = d.and_then(|d| d.mapped) {
+            // The peer sees us at a reflexive address: report it as such.
+            if mapped != local_socket && local.kind == CandidateType::Host {
+                let srflx = g.checklist.locals().iter().find(|l| {
+                    l.candidate.kind == CandidateType::ServerReflexive
+                        && l.candidate.address.ip() == Some(mapped.ip())
+                        && l.candidate.port == mapped.port()
+                });
+                local = match srflx {
+                    Some(s) => s.candidate.clone(),
+                    None => self.prflx_candidate(local_socket, mapped),
+                };
+            }
+        }
+        let relayed = local.kind == CandidateType::Relayed || remote.kind == CandidateType::Relayed;
+        SelectedPair {
+            local,
+            remote,
+            local_socket,
+            remote_addr,
+            path: if relayed {
+                PathKind::Relay
+            } else {
+                PathKind::Direct
+            },
+            rtt: d.and_then(|d| d.rtt),
+        }
+    }
+
+    /// Most recent inbound packet on a tuple.
+    pub(super) fn last_inbound(&self, tuple: (SocketAddr, SocketAddr)) -> Option<Instant> {
+        self.peers.get(&tuple).copied()
+    }
+}

@@ -1,0 +1,524 @@
+//! Connectivity checks (RFC 8445 §6.1.4, §7): the input classifier, the
+//! paced check scheduler with its triggered-check queue, the STUN server side
+//! (authentication, role conflicts, peer-reflexive remotes) and the client
+//! side (symmetric-address rule, peer-reflexive local addresses, 487).
+//!
+//! Scheduling: one new check per Ta (default 50 ms). The triggered-check
+//! queue goes first, then the highest-priority Waiting pair, then the
+//! highest-priority Frozen pair whose foundation has nothing Waiting or In
+//! Progress (§6.1.4.2; this lazy unfreezing also covers trickled pairs,
+//! RFC 8838 §11). Once a pair is selected, ordinary checks continue only on
+//! pairs of higher priority (candidates for an upgrade); triggered checks
+//! always run, since the peer needs them to validate its side. Retransmissions
+//! follow the transaction schedule and are not paced. At most
+//! `max_checks_in_flight` ordinary checks are outstanding.
+//!
+//! Demultiplexing (RFC 7983) by the first byte: 0–3 STUN, 64–79 TURN
+//! ChannelData (not handled here: counted and dropped), anything else is
+//! application data, accepted only from a (local, remote) tuple that passed
+//! an authenticated STUN exchange.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::agent::{CheckKind, IceAgent, IceEvent, NominationMode, PairKey, TxContext};
+use super::candidate::{Candidate, CandidateType, Transport};
+use super::pair::PairState;
+use super::priority::{foundation, FoundationInput};
+use crate::stun::transaction::Completed;
+use crate::stun::{
+    encode_to_vec, Attribute, Class, ErrorCode, IntegrityKey, Message, MessageType, Method,
+    TransactionId,
+};
+
+/// libwebrtc's NOMINATION attribute (comprehension-optional): the
+/// renomination counter.
+pub const NOMINATION_ATTR: u16 = 0xC001;
+
+impl IceAgent {
+    /// Classifies and handles one received datagram. Never panics on input.
+    pub(super) fn handle_receive(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        from: SocketAddr,
+        data: &[u8],
+    ) {
+        if !self.sockets.iter().any(|s| s.addr == local) {
+            self.counters.unknown_socket += 1;
+            return;
+        }
+        let Some(&first) = data.first() else {
+            self.counters.malformed += 1;
+            return;
+        };
+        if crate::stun::is_stun_first_byte(first) {
+            match Message::parse(data) {
+                Ok(msg) => self.handle_stun(now, local, from, &msg),
+                Err(e) => {
+                    log::debug!("ice: malformed STUN from {from}: {e}");
+                    self.counters.malformed += 1;
+                }
+            }
+        } else if (64..=79).contains(&first) {
+            self.counters.unsupported += 1;
+        } else if let Some(last) = self.peers.get_mut(&(local, from)) {
+            *last = now;
+            for gid in self.generation_ids() {
+                if let Some(g) = self.generation_mut(gid) {
+                    if let Some(k) = g.pair_at(local, from) {
+                        g.pair_data(k).bytes_received += data.len() as u64;
+                    }
+                }
+            }
+            self.events.push_back(IceEvent::Data {
+                local,
+                from,
+                data: data.to_vec(),
+            });
+        } else {
+            self.counters.data_unknown_source += 1;
+        }
+    }
+
+    pub(super) fn generation_ids(&self) -> Vec<u32> {
+        std::iter::once(self.current.id)
+            .chain(self.previous.as_ref().map(|p| p.id))
+            .collect()
+    }
+
+    fn handle_stun(&mut self, now: Instant, local: SocketAddr, from: SocketAddr, msg: &Message) {
+        if msg.method() != Method::BINDING {
+            self.counters.unsupported += 1;
+            return;
+        }
+        if msg.has_fingerprint() && msg.verify_fingerprint().is_err() {
+            self.counters.malformed += 1;
+            return;
+        }
+        match msg.class() {
+            Class::Request => self.handle_request(now, local, from, msg),
+            Class::Success | Class::Error => self.handle_response(now, local, from, msg),
+            Class::Indication => {
+                // Binding indications are keepalives: only refresh a known tuple.
+                if let Some(t) = self.peers.get_mut(&(local, from)) {
+                    *t = now;
+                }
+            }
+        }
+    }
+
+    fn rate_ok(&mut self, now: Instant) -> bool {
+        let (start, n) = match self.rate_window {
+            Some((s, n)) if now < s + Duration::from_secs(1) => (s, n + 1),
+            _ => (now, 1),
+        };
+        self.rate_window = Some((start, n));
+        n <= self.config.max_requests_per_second
+    }
+
+    /// RFC 8445 §7.3: authenticate, resolve role conflicts, answer, learn.
+    fn handle_request(&mut self, now: Instant, local: SocketAddr, from: SocketAddr, msg: &Message) {
+        if !self.rate_ok(now) {
+            self.counters.rate_limited += 1;
+            return;
+        }
+        let tid = msg.transaction_id();
+        let username = match msg.username() {
+            Ok(Some(u)) if msg.has_integrity() => u,
+            _ => {
+                self.counters.unauthenticated += 1;
+                self.respond_error(local, from, tid, ErrorCode::BAD_REQUEST, None);
+                return;
+            }
+        };
+        let lufrag = username.split(':').next().unwrap_or("");
+        let gid = self.generation_ids().into_iter().find(|&id| {
+            self.generation(id)
+                .is_some_and(|g| g.local.ufrag.as_str() == lufrag)
+        });
+        let Some(gid) = gid else {
+            self.counters.unauthenticated += 1;
+            self.respond_error(local, from, tid, ErrorCode::UNAUTHENTICATED, None);
+            return;
+        };
+        let key = self.generation(gid).map(|g| g.local_key.clone());
+        let Some(key) = key.filter(|k| msg.verify_integrity_key(k).is_ok()) else {
+            self.counters.unauthenticated += 1;
+            self.respond_error(local, from, tid, ErrorCode::UNAUTHENTICATED, None);
+            return;
+        };
+
+        // §7.3.1.1 role conflicts.
+        let theirs_controlling = msg.ice_controlling().ok().flatten();
+        let theirs_controlled = msg.ice_controlled().ok().flatten();
+        if self.controlling {
+            if let Some(tb) = theirs_controlling {
+                self.counters.role_conflicts += 1;
+                if self.tie_breaker >= tb {
+                    self.respond_error(local, from, tid, ErrorCode::ROLE_CONFLICT, Some(&key));
+                    return;
+                }
+                self.set_role(false);
+            }
+        } else if let Some(tb) = theirs_controlled {
+            self.counters.role_conflicts += 1;
+            if self.tie_breaker >= tb {
+                self.set_role(true);
+            } else {
+                self.respond_error(local, from, tid, ErrorCode::ROLE_CONFLICT, Some(&key));
+                return;
+            }
+        }
+
+        let resp = encode_to_vec(
+            MessageType::new(Class::Success, Method::BINDING),
+            tid,
+            &[Attribute::XorMappedAddress(from)],
+            Some(key.as_bytes()),
+            true,
+        );
+        if let Ok(bytes) = resp {
+            self.outbox.push_back(super::agent::Transmit {
+                from: local,
+                to: from,
+                bytes,
+            });
+        }
+        self.peers.insert((local, from), now);
+
+        let priority = msg.priority().ok().flatten();
+        let use_candidate = msg.use_candidate().unwrap_or(false);
+        let nomination = msg
+            .get(NOMINATION_ATTR)
+            .and_then(|v| <[u8; 4]>::try_from(v).ok())
+            .map(u32::from_be_bytes);
+        self.on_check_received(
+            now,
+            gid,
+            (local, from),
+            priority,
+            use_candidate,
+            nomination,
+            msg.as_bytes().len(),
+        );
+    }
+
+    /// §7.3.1.3 (peer-reflexive remote) and §7.3.1.4 (triggered check),
+    /// §7.3.1.5 (nomination on the controlled side).
+    #[allow(clippy::too_many_arguments)]
+    fn on_check_received(
+        &mut self,
+        now: Instant,
+        gid: u32,
+        (local, from): (SocketAddr, SocketAddr),
+        priority: Option<u32>,
+        use_candidate: bool,
+        nomination: Option<u32>,
+        len: usize,
+    ) {
+        let is_current = gid == self.current.id;
+        let prflx_priority = priority.unwrap_or_else(|| self.prflx_priority(0));
+        let Some(g) = self.generation_mut(gid) else {
+            return;
+        };
+        let Some(host) = g.host_of(local) else {
+            return;
+        };
+        let rid = match g.remote_at(from) {
+            Some(r) => r,
+            None if is_current => {
+                let c = Candidate::new(
+                    foundation(&FoundationInput {
+                        kind: CandidateType::PeerReflexive,
+                        base_ip: from.ip(),
+                        server_ip: None,
+                        transport: Transport::Udp,
+                    }),
+                    1,
+                    Transport::Udp,
+                    prflx_priority.max(1),
+                    from.ip(),
+                    from.port(),
+                    CandidateType::PeerReflexive,
+                );
+                match g.checklist.add_remote(c) {
+                    Ok(r) => {
+                        self.counters.prflx_remote_learned += 1;
+                        r
+                    }
+                    Err(_) => {
+                        self.counters.remote_candidates_rejected += 1;
+                        return;
+                    }
+                }
+            }
+            None => return,
+        };
+        let controlled = !self.controlling;
+        let g = self.generation_mut(gid).expect("looked up above");
+        let key = (host, rid);
+        let Some(state) = g.checklist.pair(host, rid).map(|p| p.state) else {
+            return;
+        };
+        let d = g.pair_data(key);
+        d.requests_received += 1;
+        d.responses_sent += 1;
+        d.bytes_received += len as u64;
+        match state {
+            PairState::Succeeded | PairState::InProgress => {}
+            PairState::Frozen | PairState::Waiting | PairState::Failed => {
+                g.checklist.set_state(host, rid, PairState::Waiting);
+                if !g.triggered.contains(&key) {
+                    g.triggered.push_back(key);
+                }
+            }
+        }
+        if use_candidate && controlled {
+            if g.is_valid(key) {
+                self.accept_nomination(now, gid, key, nomination);
+            } else {
+                g.pair_data(key).remote_nominated = Some(nomination);
+            }
+        }
+    }
+
+    fn respond_error(
+        &mut self,
+        local: SocketAddr,
+        to: SocketAddr,
+        tid: TransactionId,
+        code: ErrorCode<'static>,
+        key: Option<&IntegrityKey>,
+    ) {
+        let resp = encode_to_vec(
+            MessageType::new(Class::Error, Method::BINDING),
+            tid,
+            &[Attribute::ErrorCode(code)],
+            key.map(|k| k.as_bytes()),
+            true,
+        );
+        if let Ok(bytes) = resp {
+            self.outbox.push_back(super::agent::Transmit {
+                from: local,
+                to,
+                bytes,
+            });
+        }
+    }
+
+    /// A Binding response: to a gathering request or to a check.
+    fn handle_response(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        from: SocketAddr,
+        msg: &Message,
+    ) {
+        let tid = msg.transaction_id();
+        let Some(ctx) = self.transactions.context(&tid).cloned() else {
+            self.counters.stray_responses += 1;
+            return;
+        };
+        match ctx {
+            TxContext::Gather {
+                gen,
+                socket,
+                server,
+            } => {
+                if from != server || local != socket {
+                    self.counters.stray_responses += 1;
+                    return;
+                }
+                self.transactions.handle_response(now, &tid);
+                self.on_gather_response(gen, socket, server, msg);
+            }
+            TxContext::Check {
+                gen,
+                pair,
+                from: sent_from,
+                kind,
+                controlling,
+            } => {
+                let Some(g) = self.generation(gen) else {
+                    self.transactions.cancel(&tid);
+                    return;
+                };
+                let Some((_, rkey)) = &g.remote else {
+                    self.counters.stray_responses += 1;
+                    return;
+                };
+                if msg.verify_integrity_key(rkey).is_err() {
+                    self.counters.unauthenticated += 1;
+                    return;
+                }
+                let (_, sent_to) = g.tuple(pair);
+                let Some(done) = self.transactions.handle_response(now, &tid) else {
+                    return;
+                };
+                // §7.2.5.2.1: source and destination must be symmetric.
+                if from != sent_to || local != sent_from {
+                    self.check_failed(now, gen, pair, kind, tid);
+                    return;
+                }
+                self.peers.insert((local, from), now);
+                if msg.class() == Class::Error {
+                    let code = msg.error_code().ok().flatten().map(|e| e.code);
+                    if code == Some(487) {
+                        // §7.2.5.1: switch to the role opposite to the one we
+                        // claimed, unless a conflict already switched us.
+                        self.counters.role_conflicts += 1;
+                        if self.controlling == controlling {
+                            self.set_role(!controlling);
+                        }
+                        if let Some(g) = self.generation_mut(gen) {
+                            if g.nominating == Some(pair) {
+                                g.nominating = None;
+                            }
+                            let d = g.pair_data(pair);
+                            if d.in_flight == Some(tid) {
+                                d.in_flight = None;
+                            }
+                            if !d.valid {
+                                g.checklist.set_state(pair.0, pair.1, PairState::Waiting);
+                            }
+                            if !g.triggered.contains(&pair) {
+                                g.triggered.push_back(pair);
+                            }
+                        }
+                    } else {
+                        self.check_failed(now, gen, pair, kind, tid);
+                    }
+                    return;
+                }
+                let mapped = msg.xor_mapped_address().ok().flatten();
+                self.on_check_success(now, gen, pair, kind, &done, mapped, msg.as_bytes().len());
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_check_success(
+        &mut self,
+        now: Instant,
+        gen: u32,
+        pair: PairKey,
+        kind: CheckKind,
+        done: &Completed<TxContext>,
+        mapped: Option<SocketAddr>,
+        len: usize,
+    ) {
+        let consent_timeout = self.config.consent_timeout;
+        let Some(g) = self.generation_mut(gen) else {
+            return;
+        };
+        let (base, _) = g.tuple(pair);
+        let d = g.pair_data(pair);
+        d.responses_received += 1;
+        d.bytes_received += len as u64;
+        d.rtt = Some(done.timing.rtt.unwrap_or(done.timing.elapsed));
+        d.last_response = Some(now);
+        if d.in_flight == Some(done.id) {
+            d.in_flight = None;
+        }
+        if d.consent_lost {
+            return; // RFC 7675: a pair that lost consent stays failed
+        }
+        let newly_valid = !d.valid;
+        d.valid = true;
+        d.succeeded_at.get_or_insert(now);
+        let learned_prflx = mapped.is_some_and(|m| m != base && d.mapped != Some(m));
+        d.mapped = mapped;
+        let remote_nominated = d.remote_nominated.take();
+        if let Some(p) = g.checklist.pair(pair.0, pair.1) {
+            let f = p.foundation.clone();
+            g.checklist.set_state(pair.0, pair.1, PairState::Succeeded);
+            g.checklist.unfreeze_foundation(&f);
+        }
+        if g.selected == Some(pair) {
+            g.consent_expires = Some(now + consent_timeout);
+        }
+        if learned_prflx {
+            let known = mapped.is_some_and(|m| {
+                g.checklist.locals().iter().any(|l| {
+                    l.candidate.address.ip() == Some(m.ip()) && l.candidate.port == m.port()
+                })
+            });
+            if !known {
+                self.counters.prflx_local_learned += 1;
+            }
+        }
+        if newly_valid {
+            log::debug!("ice: pair {pair:?} of generation {gen} is valid");
+        }
+        match kind {
+            CheckKind::Consent => {}
+            CheckKind::Nominate(_) => {
+                if let Some(g) = self.generation_mut(gen) {
+                    if g.nominating == Some(pair) {
+                        g.nominating = None;
+                    }
+                }
+                if self.config.nomination == NominationMode::Aggressive {
+                    self.select_if_better(now, gen, pair);
+                } else {
+                    self.select(now, gen, pair);
+                }
+            }
+            CheckKind::Ordinary => {
+                if let Some(n) = remote_nominated.filter(|_| !self.controlling) {
+                    self.accept_nomination(now, gen, pair, n);
+                }
+            }
+        }
+    }
+
+    fn check_failed(
+        &mut self,
+        now: Instant,
+        gen: u32,
+        pair: PairKey,
+        kind: CheckKind,
+        tid: TransactionId,
+    ) {
+        let Some(g) = self.generation_mut(gen) else {
+            return;
+        };
+        if g.nominating == Some(pair) {
+            g.nominating = None;
+        }
+        let d = g.pair_data(pair);
+        if d.in_flight == Some(tid) {
+            d.in_flight = None;
+        }
+        match kind {
+            CheckKind::Consent => {}
+            CheckKind::Nominate(_) => {
+                // A valid pair whose nomination fails is no longer trusted.
+                d.valid = false;
+                g.checklist.set_state(pair.0, pair.1, PairState::Failed);
+                if g.selected == Some(pair) {
+                    g.selected = None;
+                    g.consent_next = None;
+                    g.consent_expires = None;
+                    self.after_selection_lost(now);
+                }
+            }
+            CheckKind::Ordinary => {
+                if !d.valid {
+                    g.checklist.set_state(pair.0, pair.1, PairState::Failed);
+                }
+            }
+        }
+    }
+
+    /// A transaction ran out of retransmissions.
+    pub(super) fn on_timed_out(&mut self, now: Instant, id: TransactionId, ctx: TxContext) {
+        match ctx {
+            TxContext::Gather { gen, .. } => self.on_gather_timeout(gen),
+            TxContext::Check {
+                gen, pair, kind, ..
+            } => self.check_failed(now, gen, pair, kind, id),
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! Agent configuration and API errors.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::checklist::{CheckListConfig, CheckListError};
+use crate::stun::transaction::TransactionConfig;
+
+/// The ice-option Pinhole agents advertise to say they accept renomination
+/// (the libwebrtc `renomination` option and its NOMINATION attribute).
+pub const RENOMINATION_OPTION: &str = "renomination";
+
+/// How the controlling agent nominates (RFC 8445 §8.1.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NominationMode {
+    /// Checks first, then one check with USE-CANDIDATE on the chosen pair.
+    Regular,
+    /// USE-CANDIDATE on every check (RFC 5245 aggressive nomination); the
+    /// highest-priority pair that succeeds wins. Faster on lossy paths,
+    /// needs a peer that selects the highest-priority nominated pair.
+    Aggressive,
+}
+
+/// Agent configuration. `Default` gives the values described on each field.
+#[derive(Clone, Debug)]
+pub struct IceConfig {
+    /// Start as the controlling agent (the offerer, RFC 8445 §6.1.1).
+    pub controlling: bool,
+    /// Check pacing Ta (default 50 ms, RFC 8445 §14.2). Clamped to ≥ 5 ms.
+    pub ta: Duration,
+    /// Connectivity-check retransmissions (default [`TransactionConfig::ice_check`]).
+    pub check_transaction: TransactionConfig,
+    /// Server-reflexive gathering (default [`TransactionConfig::gathering`]:
+    /// RTO 250 ms, gives up at 5 s).
+    pub gather_transaction: TransactionConfig,
+    /// STUN servers for server-reflexive candidates.
+    pub stun_servers: Vec<SocketAddr>,
+    /// Offer loopback sockets as host candidates (default false).
+    pub include_loopback: bool,
+    /// Offer IPv4/IPv6 link-local sockets as host candidates (default false).
+    pub include_link_local: bool,
+    /// Nomination mode (default regular).
+    pub nomination: NominationMode,
+    /// Longest the controlling agent waits, after a pair succeeds, for a
+    /// higher-priority pair still waiting or in progress (default 250 ms; the
+    /// actual wait is `min(this, 2·RTT + Ta)` of the pair that succeeded).
+    pub nomination_patience: Duration,
+    /// Advertise and use renomination (default true).
+    pub renomination: bool,
+    /// Consent freshness interval, randomised ×(0.8–1.2) (default 5 s, RFC 7675).
+    pub consent_interval: Duration,
+    /// Consent expiry after the last response (default 30 s, RFC 7675).
+    pub consent_timeout: Duration,
+    /// Selected pair silent this long → `Disconnected` (default 2.5 s). When
+    /// nothing arrived for half of it, a consent check is sent early so an
+    /// idle but healthy path never looks silent.
+    pub disconnected_timeout: Duration,
+    /// Pair and remote-candidate caps (default 100 each).
+    pub checklist: CheckListConfig,
+    /// Most ordinary checks in flight at once (a check-rate cap on top of Ta;
+    /// default 32).
+    pub max_checks_in_flight: usize,
+    /// Most authenticated inbound STUN requests answered per second (default
+    /// 200); the rest are dropped and counted.
+    pub max_requests_per_second: u32,
+}
+
+impl Default for IceConfig {
+    fn default() -> Self {
+        IceConfig {
+            controlling: true,
+            ta: Duration::from_millis(50),
+            check_transaction: TransactionConfig::ice_check(),
+            gather_transaction: TransactionConfig::gathering(),
+            stun_servers: Vec::new(),
+            include_loopback: false,
+            include_link_local: false,
+            nomination: NominationMode::Regular,
+            nomination_patience: Duration::from_millis(250),
+            renomination: true,
+            consent_interval: Duration::from_secs(5),
+            consent_timeout: Duration::from_secs(30),
+            disconnected_timeout: Duration::from_millis(2500),
+            checklist: CheckListConfig::default(),
+            max_checks_in_flight: 32,
+            max_requests_per_second: 200,
+        }
+    }
+}
+
+/// Errors from API calls (network input never produces one: it is dropped and counted).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IceError {
+    /// `send_data` before a pair was selected.
+    #[error("no selected candidate pair yet: wait for IceEvent::ConnectionStateChanged(Connected) (or SelectedPair) before sending data")]
+    NotConnected,
+    /// The agent was closed.
+    #[error("the ICE agent is closed: create a new agent (or call restart() before close())")]
+    Closed,
+    /// A remote candidate the checklist refused.
+    #[error(transparent)]
+    Candidate(#[from] CheckListError),
+    /// A TCP remote candidate.
+    #[error("remote candidate {0} uses TCP: this agent only speaks UDP, ignore TCP candidates")]
+    UnsupportedTransport(String),
+    /// Component other than 1.
+    #[error("remote candidate {0} is for component {1}: this agent handles one component (1), use rtcp-mux")]
+    UnsupportedComponent(String, u16),
+    /// `add_local_socket` twice with the same address.
+    #[error("local socket {0} was already added")]
+    DuplicateSocket(SocketAddr),
+    /// `remove_local_socket` of an unknown address.
+    #[error("unknown local socket {0}: it was never added with add_local_socket")]
+    UnknownSocket(SocketAddr),
+    /// Application data the peer's demultiplexer would take for STUN or TURN.
+    #[error("application data starting with byte {0} would be demultiplexed as STUN (0-3) or TURN ChannelData (64-79) by RFC 7983: frame it so the first byte is outside those ranges")]
+    AmbiguousData(u8),
+    /// Empty application datagram.
+    #[error("application data is empty: nothing to send")]
+    EmptyData,
+}

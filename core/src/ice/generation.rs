@@ -1,0 +1,194 @@
+//! Per-generation state: credentials, checklist, pair data, selection.
+//! An ICE restart replaces the whole [`Generation`]; the previous one keeps
+//! its selected pair alive until the new one selects (make-before-break).
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::candidate::{CandidateType, Transport};
+use super::checklist::{CheckList, CheckListConfig};
+use super::pair::{LocalId, RemoteId};
+use super::sdp::Credentials;
+use crate::stun::{IntegrityKey, TransactionId};
+
+pub(super) type PairKey = (LocalId, RemoteId);
+
+/// A socket the runtime told us about.
+#[derive(Debug, Clone)]
+pub(super) struct LocalSocket {
+    pub addr: SocketAddr,
+    pub local_pref: u16,
+    /// False for loopback/link-local sockets that are not offered.
+    pub offered: bool,
+}
+
+/// What a check is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum CheckKind {
+    Ordinary,
+    /// Carries USE-CANDIDATE (and NOMINATION when the peer renominates).
+    Nominate(Option<u32>),
+    /// RFC 7675 consent (or keepalive probe) on a selected pair.
+    Consent,
+}
+
+/// Caller data of an in-flight STUN transaction.
+#[derive(Debug, Clone)]
+pub(super) enum TxContext {
+    Gather {
+        gen: u32,
+        socket: SocketAddr,
+        server: SocketAddr,
+    },
+    Check {
+        gen: u32,
+        pair: PairKey,
+        from: SocketAddr,
+        kind: CheckKind,
+        /// The role claimed in the request (for 487 handling).
+        controlling: bool,
+    },
+}
+
+/// Agent-side data of one pair (the checklist holds its state).
+#[derive(Debug, Clone, Default)]
+pub(super) struct PairData {
+    pub valid: bool,
+    pub nominated: bool,
+    /// Controlled side: USE-CANDIDATE arrived before our own check succeeded.
+    pub remote_nominated: Option<Option<u32>>,
+    pub in_flight: Option<TransactionId>,
+    pub rtt: Option<Duration>,
+    pub succeeded_at: Option<Instant>,
+    pub last_response: Option<Instant>,
+    /// The address the peer saw us at (XOR-MAPPED-ADDRESS): a local prflx
+    /// candidate when it is not one of ours.
+    pub mapped: Option<SocketAddr>,
+    pub requests_sent: u64,
+    pub requests_received: u64,
+    pub responses_sent: u64,
+    pub responses_received: u64,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    /// Lost consent: never selected again in this generation.
+    pub consent_lost: bool,
+}
+
+/// Credentials, checklist and selection: everything an ICE restart replaces.
+pub(super) struct Generation {
+    pub id: u32,
+    pub local: Credentials,
+    pub local_key: IntegrityKey,
+    pub remote: Option<(Credentials, IntegrityKey)>,
+    pub checklist: CheckList,
+    pub data: HashMap<PairKey, PairData>,
+    pub triggered: VecDeque<PairKey>,
+    pub remote_eoc: bool,
+    pub selected: Option<PairKey>,
+    pub nominating: Option<PairKey>,
+    pub nomination_deadline: Option<Instant>,
+    /// Controlling: the last NOMINATION value sent.
+    pub nomination_sent: u32,
+    /// Controlled: the highest NOMINATION value accepted.
+    pub nomination_seen: Option<u32>,
+    pub consent_next: Option<Instant>,
+    pub consent_expires: Option<Instant>,
+    pub consent_sent: Option<Instant>,
+    /// Outstanding server-reflexive requests.
+    pub gathering: usize,
+}
+
+impl Generation {
+    pub(super) fn new(
+        id: u32,
+        local: Credentials,
+        controlling: bool,
+        config: CheckListConfig,
+    ) -> Self {
+        let local_key = key_of(&local);
+        Generation {
+            id,
+            local,
+            local_key,
+            remote: None,
+            checklist: CheckList::new(config, controlling),
+            data: HashMap::new(),
+            triggered: VecDeque::new(),
+            remote_eoc: false,
+            selected: None,
+            nominating: None,
+            nomination_deadline: None,
+            nomination_sent: 0,
+            nomination_seen: None,
+            consent_next: None,
+            consent_expires: None,
+            consent_sent: None,
+            gathering: 0,
+        }
+    }
+
+    /// (local base, remote address) of a pair.
+    pub(super) fn tuple(&self, key: PairKey) -> (SocketAddr, SocketAddr) {
+        let l = self.checklist.local(key.0).base;
+        let r = self.checklist.remote(key.1);
+        let ip = r.address.ip().expect("paired remotes have an IP");
+        (l, SocketAddr::new(ip, r.port))
+    }
+
+    pub(super) fn pair_data(&mut self, key: PairKey) -> &mut PairData {
+        self.data.entry(key).or_default()
+    }
+
+    pub(super) fn priority(&self, key: PairKey) -> Option<u64> {
+        self.checklist.pair(key.0, key.1).map(|p| p.priority)
+    }
+
+    pub(super) fn is_valid(&self, key: PairKey) -> bool {
+        self.checklist.pair(key.0, key.1).is_some()
+            && self
+                .data
+                .get(&key)
+                .is_some_and(|d| d.valid && !d.consent_lost)
+    }
+
+    /// The host candidate of a local socket.
+    pub(super) fn host_of(&self, socket: SocketAddr) -> Option<LocalId> {
+        self.checklist
+            .locals()
+            .iter()
+            .enumerate()
+            .find(|(i, l)| {
+                l.base == socket
+                    && l.candidate.kind == CandidateType::Host
+                    && !self.checklist.is_retired(LocalId(*i))
+            })
+            .map(|(i, _)| LocalId(i))
+    }
+
+    /// The remote candidate with this transport address.
+    pub(super) fn remote_at(&self, addr: SocketAddr) -> Option<RemoteId> {
+        self.checklist
+            .remotes()
+            .iter()
+            .position(|r| {
+                r.address.ip() == Some(addr.ip())
+                    && r.port == addr.port()
+                    && r.transport == Transport::Udp
+            })
+            .map(RemoteId)
+    }
+
+    /// The pair whose tuple is (local, remote), if any.
+    pub(super) fn pair_at(&self, local: SocketAddr, remote: SocketAddr) -> Option<PairKey> {
+        let l = self.host_of(local)?;
+        let r = self.remote_at(remote)?;
+        self.checklist.pair(l, r).map(|_| (l, r))
+    }
+}
+
+pub(super) fn key_of(c: &Credentials) -> IntegrityKey {
+    // ice-chars are plain ASCII, which OpaqueString accepts; fall back to the raw bytes.
+    IntegrityKey::short_term(c.pwd.as_str())
+        .unwrap_or_else(|_| IntegrityKey::from_bytes(c.pwd.as_str().as_bytes()))
+}

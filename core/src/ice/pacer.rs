@@ -1,0 +1,171 @@
+//! Check scheduling and construction (RFC 8445 §6.1.4.2, §7.2.2): one new
+//! check per Ta from the triggered-check queue, then Waiting pairs, then
+//! Frozen pairs whose foundation is idle; a cap on checks in flight.
+
+use std::time::{Duration, Instant};
+
+use super::agent::{CheckKind, IceAgent, NominationMode, PairKey, TxContext};
+use super::checks::NOMINATION_ATTR;
+use super::pair::PairState;
+use crate::stun::{encode_to_vec, Attribute, Class, MessageType, Method, TransactionId};
+
+impl IceAgent {
+    fn ordinary_in_flight(&self) -> usize {
+        self.current
+            .data
+            .values()
+            .filter(|d| d.in_flight.is_some())
+            .count()
+    }
+
+    /// The next check to send and whether it comes from the triggered queue.
+    fn find_next_check(&self) -> Option<(PairKey, bool)> {
+        let g = &self.current;
+        g.remote.as_ref()?;
+        if self.remote_lite && !self.controlling {
+            return None;
+        }
+        for &k in &g.triggered {
+            if let Some(p) = g.checklist.pair(k.0, k.1) {
+                if matches!(p.state, PairState::Waiting | PairState::Frozen) {
+                    return Some((k, true));
+                }
+            }
+        }
+        if self.ordinary_in_flight() >= self.config.max_checks_in_flight {
+            return None;
+        }
+        let floor = g.selected.and_then(|s| g.priority(s)).unwrap_or(0);
+        let pairs = g.checklist.pairs();
+        if let Some(p) = pairs
+            .iter()
+            .find(|p| p.state == PairState::Waiting && p.priority > floor)
+        {
+            return Some(((p.local, p.remote), false));
+        }
+        pairs
+            .iter()
+            .filter(|p| p.state == PairState::Frozen && p.priority > floor)
+            .find(|p| {
+                !pairs.iter().any(|q| {
+                    q.foundation == p.foundation
+                        && matches!(q.state, PairState::Waiting | PairState::InProgress)
+                })
+            })
+            .map(|p| ((p.local, p.remote), false))
+    }
+
+    /// Whether the pacer has something to send (so that `poll_timeout` may
+    /// name the next Ta tick).
+    pub(super) fn has_check_work(&self) -> bool {
+        self.find_next_check().is_some()
+    }
+
+    /// Sends at most one new check per Ta.
+    pub(super) fn run_pacer(&mut self, now: Instant) {
+        if self.failed {
+            return;
+        }
+        if self.next_check_at.is_some_and(|t| now < t) {
+            return;
+        }
+        let Some((key, triggered)) = self.find_next_check() else {
+            return;
+        };
+        if triggered {
+            self.current.triggered.retain(|k| *k != key);
+        }
+        let kind = if self.controlling && self.config.nomination == NominationMode::Aggressive {
+            CheckKind::Nominate(None)
+        } else {
+            CheckKind::Ordinary
+        };
+        let gid = self.current.id;
+        self.start_check(now, gid, key, kind);
+        self.next_check_at = Some(now + self.config.ta.max(Duration::from_millis(5)));
+    }
+
+    /// Builds and starts one connectivity check (RFC 8445 §7.2.2).
+    pub(super) fn start_check(&mut self, now: Instant, gid: u32, key: PairKey, kind: CheckKind) {
+        let controlling = self.controlling;
+        let tie_breaker = self.tie_breaker;
+        let aggressive = self.config.nomination == NominationMode::Aggressive;
+        let Some(g) = self.generation(gid) else {
+            return;
+        };
+        let Some((rc, rkey)) = &g.remote else {
+            return;
+        };
+        let (from, to) = g.tuple(key);
+        let username = format!("{}:{}", rc.ufrag, g.local.ufrag);
+        let rkey = rkey.clone();
+        let priority = self.prflx_priority(self.socket_pref(from));
+        let mut attrs = vec![
+            Attribute::Username(&username),
+            Attribute::Priority(priority),
+            if controlling {
+                Attribute::IceControlling(tie_breaker)
+            } else {
+                Attribute::IceControlled(tie_breaker)
+            },
+        ];
+        let nomination;
+        if let CheckKind::Nominate(n) = kind {
+            attrs.push(Attribute::UseCandidate);
+            if let Some(n) = n {
+                nomination = n.to_be_bytes();
+                attrs.push(Attribute::Unknown {
+                    typ: NOMINATION_ATTR,
+                    value: &nomination,
+                });
+            }
+        }
+        let tid = TransactionId::random(&mut *self.rng);
+        let Ok(bytes) = encode_to_vec(
+            MessageType::new(Class::Request, Method::BINDING),
+            tid,
+            &attrs,
+            Some(rkey.as_bytes()),
+            true,
+        ) else {
+            return;
+        };
+        let config = match kind {
+            // RFC 7675 consent checks are not retransmitted the usual way:
+            // the next check comes soon enough.
+            CheckKind::Consent => crate::stun::transaction::TransactionConfig {
+                rto: Duration::from_secs(3),
+                max_rto: None,
+                max_transmissions: 1,
+                final_wait_factor: 1,
+            },
+            _ => self.config.check_transaction,
+        };
+        let ctx = TxContext::Check {
+            gen: gid,
+            pair: key,
+            from,
+            kind,
+            controlling,
+        };
+        if self
+            .transactions
+            .start(now, tid, to, bytes, config, ctx)
+            .is_err()
+        {
+            return;
+        }
+        self.counters.checks_sent += 1;
+        let ordinary =
+            kind == CheckKind::Ordinary || (aggressive && kind == CheckKind::Nominate(None));
+        let Some(g) = self.generation_mut(gid) else {
+            return;
+        };
+        if ordinary {
+            g.pair_data(key).in_flight = Some(tid);
+            if !g.pair_data(key).valid {
+                g.checklist.set_state(key.0, key.1, PairState::InProgress);
+            }
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! A statistics snapshot, shaped like WebRTC `getStats()`
+//! (`RTCIceCandidatePairStats` plus the selected pair and drop counters).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::agent::{ConnectionState, GatheringState, IceAgent, PathKind};
+use super::candidate::CandidateType;
+use super::pair::PairState;
+
+/// Counters of notable inputs, mostly things dropped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Datagrams that failed STUN parsing or FINGERPRINT, or were empty.
+    pub malformed: u64,
+    /// Requests or responses with missing or wrong credentials.
+    pub unauthenticated: u64,
+    /// Datagrams on a socket the agent does not know.
+    pub unknown_socket: u64,
+    /// Application data from a tuple that never authenticated.
+    pub data_unknown_source: u64,
+    /// Responses matching no transaction (late, duplicated or spoofed).
+    pub stray_responses: u64,
+    /// Role conflicts seen (487 sent or received, or a role switch).
+    pub role_conflicts: u64,
+    /// Requests dropped by `max_requests_per_second`.
+    pub rate_limited: u64,
+    /// TURN ChannelData or non-Binding STUN methods.
+    pub unsupported: u64,
+    /// Remote candidates already known.
+    pub duplicate_candidates: u64,
+    /// Peer-reflexive remotes refused by the remote-candidate cap.
+    pub remote_candidates_rejected: u64,
+    /// Peer-reflexive remote candidates learned from requests.
+    pub prflx_remote_learned: u64,
+    /// Peer-reflexive local addresses learned from responses.
+    pub prflx_local_learned: u64,
+    /// Selected pairs that lost consent.
+    pub consent_lost: u64,
+    /// Check transactions started (ordinary, nomination and consent).
+    pub checks_sent: u64,
+}
+
+/// One candidate pair.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PairStats {
+    /// Local socket.
+    pub local: SocketAddr,
+    /// Remote address.
+    pub remote: SocketAddr,
+    /// Local candidate type.
+    pub local_type: CandidateType,
+    /// Remote candidate type.
+    pub remote_type: CandidateType,
+    /// Checklist state.
+    pub state: PairState,
+    /// Whether a check on it succeeded (and consent was not lost).
+    pub valid: bool,
+    /// Nominated (selected at some point).
+    pub nominated: bool,
+    /// Whether it carries data now.
+    pub selected: bool,
+    /// Pair priority.
+    pub priority: u64,
+    /// Last round-trip time.
+    pub rtt: Option<Duration>,
+    /// Check requests sent (retransmissions included).
+    pub requests_sent: u64,
+    /// Check requests received.
+    pub requests_received: u64,
+    /// Responses sent.
+    pub responses_sent: u64,
+    /// Successful responses received.
+    pub responses_received: u64,
+    /// Bytes sent (checks and data).
+    pub bytes_sent: u64,
+    /// Bytes received (checks and data).
+    pub bytes_received: u64,
+}
+
+/// The selected pair's summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SelectedStats {
+    /// Local candidate type as the peer sees it.
+    pub local_type: CandidateType,
+    /// Remote candidate type.
+    pub remote_type: CandidateType,
+    /// Direct or relayed.
+    pub path: PathKind,
+    /// Last RTT.
+    pub rtt: Option<Duration>,
+}
+
+/// The snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IceStats {
+    /// Connection state.
+    pub state: ConnectionState,
+    /// Gathering state.
+    pub gathering: GatheringState,
+    /// Pairs of the current generation, highest priority first.
+    pub pairs: Vec<PairStats>,
+    /// The pair carrying data.
+    pub selected: Option<SelectedStats>,
+    /// Remote candidates known.
+    pub remote_candidates: usize,
+    /// Local candidates known.
+    pub local_candidates: usize,
+    /// Counters.
+    pub counters: Counters,
+}
+
+impl IceAgent {
+    /// A statistics snapshot.
+    pub fn stats(&self) -> IceStats {
+        let g = &self.current;
+        let pairs = g
+            .checklist
+            .pairs()
+            .iter()
+            .map(|p| {
+                let key = (p.local, p.remote);
+                let (local, remote) = g.tuple(key);
+                let d = g.data.get(&key).cloned().unwrap_or_default();
+                PairStats {
+                    local,
+                    remote,
+                    local_type: g.checklist.local(p.local).candidate.kind,
+                    remote_type: g.checklist.remote(p.remote).kind,
+                    state: p.state,
+                    valid: d.valid && !d.consent_lost,
+                    nominated: d.nominated,
+                    selected: g.selected == Some(key),
+                    priority: p.priority,
+                    rtt: d.rtt,
+                    requests_sent: d.requests_sent,
+                    requests_received: d.requests_received,
+                    responses_sent: d.responses_sent,
+                    responses_received: d.responses_received,
+                    bytes_sent: d.bytes_sent,
+                    bytes_received: d.bytes_received,
+                }
+            })
+            .collect();
+        let selected = self.selected_pair().map(|s| SelectedStats {
+            local_type: s.local.kind,
+            remote_type: s.remote.kind,
+            path: s.path,
+            rtt: s.rtt,
+        });
+        IceStats {
+            state: self.state,
+            gathering: self.gathering_state,
+            pairs,
+            selected,
+            remote_candidates: g.checklist.remotes().len(),
+            local_candidates: g.checklist.locals().len(),
+            counters: self.counters,
+        }
+    }
+}
