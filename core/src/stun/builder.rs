@@ -125,7 +125,11 @@ impl<'b> MessageBuilder<'b> {
         let start = self.len;
         self.buf[start..start + 2].copy_from_slice(&typ.to_be_bytes());
         self.buf[start + 2..start + 4].copy_from_slice(&(value_len as u16).to_be_bytes());
-        self.buf[start + 4 + value_len..end].fill(self.padding);
+        if value_len % 4 != 0 {
+            // One fixed 4-byte store covers the 1..=3 padding bytes (no `memset` call); the
+            // value is written over the front of it by the caller.
+            self.buf[end - 4..end].copy_from_slice(&[self.padding; 4]);
+        }
         self.buf[2..4].copy_from_slice(&((end - HEADER_LEN) as u16).to_be_bytes());
         self.len = end;
         Ok(&mut self.buf[start + 4..start + 4 + value_len])

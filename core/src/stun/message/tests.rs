@@ -251,3 +251,91 @@ fn typed_getters_report_malformed_values() {
     assert_eq!(msg.lifetime().unwrap(), None);
     assert!(!msg.use_candidate().unwrap());
 }
+
+#[test]
+fn get_agrees_with_the_visible_attribute_walk() {
+    // Duplicates and specials in every awkward place: `get` must return exactly what the
+    // first match of `attributes()` returns (same visibility rules, no separate logic drift).
+    let mut cases = vec![build(|b| {
+        b.add(&Attribute::Priority(1)).unwrap();
+        b.add(&Attribute::Priority(2)).unwrap();
+        b.add_username("u").unwrap();
+        b.add_message_integrity(b"k").unwrap();
+        b.add_message_integrity_sha256_truncated(b"k", 16).unwrap();
+        b.add_fingerprint().unwrap();
+    })];
+    let base = build(|b| {
+        b.add_username("u").unwrap();
+    });
+    let mi = [0u8; 20];
+    let mi256 = [0u8; 16];
+    let after = [
+        (attr::MESSAGE_INTEGRITY, &mi[..]),
+        (attr::MESSAGE_INTEGRITY_SHA256, &mi256[..]),
+        (attr::FINGERPRINT, &[0u8; 4][..]),
+        (attr::PRIORITY, &[0, 0, 0, 7][..]),
+        (attr::USERNAME, &b"late"[..]),
+    ];
+    // Every ordered pair and triple of `after` appended to `base`.
+    for a in after {
+        for b in after {
+            cases.push(append(append(base.clone(), a.0, a.1), b.0, b.1));
+            for c in after {
+                cases.push(append(
+                    append(append(base.clone(), a.0, a.1), b.0, b.1),
+                    c.0,
+                    c.1,
+                ));
+            }
+        }
+    }
+    let types = [
+        attr::USERNAME,
+        attr::PRIORITY,
+        attr::MESSAGE_INTEGRITY,
+        attr::MESSAGE_INTEGRITY_SHA256,
+        attr::FINGERPRINT,
+        attr::SOFTWARE,
+    ];
+    for m in &cases {
+        let msg = Message::parse(m).unwrap();
+        let oracle = spec_visible(m);
+        let walked: Vec<(u16, &[u8])> = msg.attributes().collect();
+        assert_eq!(walked, oracle, "attributes() in {m:02x?}");
+        for t in types {
+            let first = oracle.iter().find(|(x, _)| *x == t).map(|(_, v)| *v);
+            assert_eq!(msg.get(t), first, "get({t:#06x}) in {m:02x?}");
+        }
+    }
+}
+
+/// RFC 8489 §14.5-14.7 visibility written as plainly as possible, as a test oracle: after
+/// MESSAGE-INTEGRITY only MESSAGE-INTEGRITY-SHA256 and FINGERPRINT count, after
+/// MESSAGE-INTEGRITY-SHA256 only FINGERPRINT, after FINGERPRINT nothing.
+fn spec_visible(m: &[u8]) -> Vec<(u16, &[u8])> {
+    let (mut mi, mut mi256, mut fp) = (false, false, false);
+    let mut out = Vec::new();
+    let mut off = HEADER_LEN;
+    while off < m.len() {
+        let t = u16::from_be_bytes([m[off], m[off + 1]]);
+        let len = u16::from_be_bytes([m[off + 2], m[off + 3]]) as usize;
+        let counts = !fp
+            && match t {
+                attr::FINGERPRINT => true,
+                attr::MESSAGE_INTEGRITY_SHA256 => !mi256,
+                attr::MESSAGE_INTEGRITY => !mi && !mi256,
+                _ => !mi && !mi256,
+            };
+        if counts {
+            out.push((t, &m[off + 4..off + 4 + len]));
+            match t {
+                attr::FINGERPRINT => fp = true,
+                attr::MESSAGE_INTEGRITY_SHA256 => mi256 = true,
+                attr::MESSAGE_INTEGRITY => mi = true,
+                _ => {}
+            }
+        }
+        off += 4 + pad4(len);
+    }
+    out
+}
