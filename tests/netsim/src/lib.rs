@@ -27,6 +27,7 @@ mod sim;
 mod tcp;
 mod topology;
 mod trace;
+pub mod turn_server;
 
 pub use clock::{fmt_offset, Clock};
 pub use endpoint::{ConnId, Datagram, Endpoint, EndpointId, HostId, TcpCommand, TcpEvent};
