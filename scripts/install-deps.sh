@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the full test suite drives for real: coturn (a TURN and
 # RFC 5780 STUN server nobody here wrote), stun-client (Debian's classic NAT classifier),
-# nftables/iptables/conntrack/iproute2 (the kernel NAT lab) and libnice (an ICE agent to
+# openssl (test certificates for TURN over TLS), nftables/iptables/conntrack/iproute2 (the kernel NAT lab) and libnice (an ICE agent to
 # interoperate with). Idempotent: does nothing when everything is present.
 set -euo pipefail
 
-packages=(coturn stun-client nftables iptables conntrack iproute2 libnice-dev pkg-config)
+packages=(coturn openssl stun-client nftables iptables conntrack iproute2 libnice-dev pkg-config)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -8,6 +8,7 @@
 pub mod ice;
 pub mod nat;
 pub mod stun;
+pub mod turn;
 
 #[cfg(feature = "runtime")]
 pub mod runtime;

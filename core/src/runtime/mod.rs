@@ -6,8 +6,10 @@ mod error;
 mod netcheck;
 mod resolve;
 mod stun_server;
+mod turn;
 
 pub use error::RuntimeError;
 pub use netcheck::{netcheck, NetcheckOptions, NetcheckReport};
 pub use resolve::resolve_udp;
 pub use stun_server::{StunServer, StunServerHandle};
+pub use turn::{TurnOptions, TurnSession, TurnUrl};

@@ -1,0 +1,417 @@
+//! [`TurnSession`]: a TURN allocation driven over tokio UDP, TCP or TLS.
+//!
+//! `connect` resolves the `turn:`/`turns:` URL, opens the transport, spawns a driver task
+//! that owns the sans-IO [`TurnClient`] and returns once the allocation exists. The
+//! session then sends through the relay (`send_to`), receives what peers send (`recv`)
+//! and deletes the allocation on `close` (or, best effort, on drop).
+
+mod conn;
+mod url;
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use tokio::sync::{mpsc, oneshot};
+
+pub use url::TurnUrl;
+
+use self::conn::{Conn, Tls};
+use crate::stun::{AddressFamily, Credentials};
+use crate::turn::{Event, TransportKind, TurnClient, TurnConfig, TurnError, TurnStats};
+
+/// How to connect; `Default` suits a public server.
+#[derive(Clone, Debug)]
+pub struct TurnOptions {
+    /// Extra trust anchors (PEM, one or more CERTIFICATE blocks) for a self-hosted
+    /// `turns:` server, on top of the webpki roots.
+    pub ca_pem: Option<Vec<u8>>,
+    /// Bound on resolving, connecting and allocating.
+    pub timeout: Duration,
+    /// LIFETIME to request; `None` takes the server's default.
+    pub requested_lifetime: Option<Duration>,
+    /// Refresh intervals; see [`TurnConfig`].
+    pub permission_refresh: Duration,
+    pub channel_refresh: Duration,
+    /// Family of the relayed address; `None` follows the server address's family.
+    pub relay_family: Option<AddressFamily>,
+    /// Relayed datagrams buffered for `recv` before new ones are dropped.
+    pub recv_queue: usize,
+}
+
+impl Default for TurnOptions {
+    fn default() -> Self {
+        TurnOptions {
+            ca_pem: None,
+            timeout: Duration::from_secs(15),
+            requested_lifetime: None,
+            permission_refresh: Duration::from_secs(240),
+            channel_refresh: Duration::from_secs(540),
+            relay_family: None,
+            recv_queue: 1024,
+        }
+    }
+}
+
+enum Command {
+    Send(SocketAddr, Vec<u8>, oneshot::Sender<Result<(), TurnError>>),
+    Permission(IpAddr, oneshot::Sender<Result<(), TurnError>>),
+    Channel(SocketAddr, oneshot::Sender<Result<u16, TurnError>>),
+    Stats(oneshot::Sender<TurnStats>),
+    Close(oneshot::Sender<()>),
+}
+
+/// A live allocation. Dropping it deletes the allocation in the background.
+pub struct TurnSession {
+    commands: mpsc::Sender<Command>,
+    data: mpsc::Receiver<(SocketAddr, Vec<u8>)>,
+    failure: Arc<Mutex<Option<TurnError>>>,
+    relayed: SocketAddr,
+    mapped: Option<SocketAddr>,
+    server: SocketAddr,
+    local: SocketAddr,
+    transport: TransportKind,
+    lifetime: Duration,
+}
+
+impl TurnSession {
+    /// Allocates on the server at `url` (see [`TurnUrl`]).
+    pub async fn connect(
+        url: &str,
+        credentials: Credentials,
+        options: TurnOptions,
+    ) -> Result<TurnSession, TurnError> {
+        let parsed: TurnUrl = url.parse()?;
+        let limit = options.timeout;
+        let server = super::resolve_udp(&parsed.host_port(), limit)
+            .await
+            .map_err(|e| TurnError::Resolve {
+                host: parsed.host.clone(),
+                reason: e.to_string(),
+            })?;
+        let tls = match parsed.transport {
+            TransportKind::Tls => Some(conn::tls(&parsed.host, options.ca_pem.as_deref(), server)?),
+            _ => None,
+        };
+        let (conn, local) = Conn::open(parsed.transport, server, tls.as_ref(), limit).await?;
+        let mut config = TurnConfig::new(server, parsed.transport, credentials);
+        config.requested_lifetime = options.requested_lifetime;
+        config.permission_refresh = options.permission_refresh;
+        config.channel_refresh = options.channel_refresh;
+        if let Some(f) = options.relay_family {
+            config.relay_family = f;
+        }
+        let client = TurnClient::new(Instant::now(), config, &mut StdRng::from_entropy());
+        let (cmd_tx, cmd_rx) = mpsc::channel(256);
+        let (data_tx, data_rx) = mpsc::channel(options.recv_queue.max(1));
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let failure = Arc::new(Mutex::new(None));
+        let driver = Driver {
+            client,
+            conn,
+            tls,
+            limit,
+            local,
+            commands: cmd_rx,
+            data: data_tx,
+            ready: Some(ready_tx),
+            failure: failure.clone(),
+            permission_waiters: BTreeMap::new(),
+            channel_waiters: BTreeMap::new(),
+            close_waiter: None,
+        };
+        tokio::spawn(driver.run());
+        let ready = tokio::time::timeout(limit, ready_rx).await;
+        let (relayed, mapped, lifetime, server) = match ready {
+            Ok(Ok(r)) => r?,
+            Ok(Err(_)) => return Err(closed(server)),
+            Err(_) => {
+                return Err(TurnError::Unreachable {
+                    server,
+                    request: "Allocate",
+                    after: limit,
+                })
+            }
+        };
+        Ok(TurnSession {
+            commands: cmd_tx,
+            data: data_rx,
+            failure,
+            relayed,
+            mapped,
+            server,
+            local,
+            transport: parsed.transport,
+            lifetime,
+        })
+    }
+
+    /// The relayed transport address: where peers send to reach this client.
+    pub fn relayed_addr(&self) -> SocketAddr {
+        self.relayed
+    }
+    /// This client's address as the server saw it (XOR-MAPPED-ADDRESS).
+    pub fn mapped_addr(&self) -> Option<SocketAddr> {
+        self.mapped
+    }
+    pub fn server_addr(&self) -> SocketAddr {
+        self.server
+    }
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+    pub fn transport(&self) -> TransportKind {
+        self.transport
+    }
+    /// The allocation lifetime granted at allocation time.
+    pub fn lifetime(&self) -> Duration {
+        self.lifetime
+    }
+
+    async fn call<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, TurnError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(make(tx))
+            .await
+            .map_err(|_| self.gone())?;
+        rx.await.map_err(|_| self.gone())
+    }
+
+    fn gone(&self) -> TurnError {
+        self.failure
+            .lock()
+            .ok()
+            .and_then(|f| f.clone())
+            .unwrap_or_else(|| closed(self.server))
+    }
+
+    /// Installs a permission for `peer` and waits until the server confirmed it.
+    pub async fn create_permission(&self, peer: IpAddr) -> Result<(), TurnError> {
+        self.call(|tx| Command::Permission(peer, tx)).await?
+    }
+
+    /// Binds a channel to `peer` and waits until the server confirmed it.
+    pub async fn bind_channel(&self, peer: SocketAddr) -> Result<u16, TurnError> {
+        self.call(|tx| Command::Channel(peer, tx)).await?
+    }
+
+    /// Relays one datagram to `peer` (ChannelData once a channel is bound, else a Send
+    /// indication; the permission is created on first use).
+    pub async fn send_to(&self, peer: SocketAddr, bytes: &[u8]) -> Result<(), TurnError> {
+        let bytes = bytes.to_vec();
+        self.call(|tx| Command::Send(peer, bytes, tx)).await?
+    }
+
+    /// The next datagram a peer sent through the relay; `Err` once the allocation is gone.
+    pub async fn recv(&mut self) -> Result<(SocketAddr, Vec<u8>), TurnError> {
+        match self.data.recv().await {
+            Some(d) => Ok(d),
+            None => Err(self.gone()),
+        }
+    }
+
+    pub async fn stats(&self) -> Result<TurnStats, TurnError> {
+        self.call(Command::Stats).await
+    }
+
+    /// Deletes the allocation (Refresh LIFETIME 0) and waits for the server, bounded.
+    pub async fn close(self) -> Result<(), TurnError> {
+        let r = self.call(Command::Close);
+        match tokio::time::timeout(Duration::from_secs(5), r).await {
+            Ok(r) => r,
+            Err(_) => Ok(()),
+        }
+    }
+}
+
+fn closed(server: SocketAddr) -> TurnError {
+    TurnError::ConnectionClosed {
+        server,
+        reason: "the session ended".into(),
+    }
+}
+
+type Ready = (SocketAddr, Option<SocketAddr>, Duration, SocketAddr);
+
+/// Owns the client and the connection; runs until the allocation is closed or fails.
+struct Driver {
+    client: TurnClient,
+    conn: Conn,
+    tls: Option<Tls>,
+    limit: Duration,
+    local: SocketAddr,
+    commands: mpsc::Receiver<Command>,
+    data: mpsc::Sender<(SocketAddr, Vec<u8>)>,
+    ready: Option<oneshot::Sender<Result<Ready, TurnError>>>,
+    failure: Arc<Mutex<Option<TurnError>>>,
+    permission_waiters: BTreeMap<IpAddr, Vec<oneshot::Sender<Result<(), TurnError>>>>,
+    channel_waiters: BTreeMap<SocketAddr, Vec<oneshot::Sender<Result<u16, TurnError>>>>,
+    close_waiter: Option<oneshot::Sender<()>>,
+}
+
+impl Driver {
+    async fn run(mut self) {
+        let mut buf = vec![0u8; 65_536 + 64];
+        let mut dropped_session = false;
+        loop {
+            if !self.drain_events().await {
+                break;
+            }
+            while let Some(t) = self.client.poll_transmit() {
+                if let Err(e) = self.conn.send(&t.contents).await {
+                    self.client.handle_connection_closed(&e.to_string());
+                    break;
+                }
+            }
+            let deadline = self.client.poll_timeout();
+            let sleep = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                r = self.conn.recv(&mut buf) => self.on_recv(r, &buf),
+                cmd = self.commands.recv(), if !dropped_session => match cmd {
+                    Some(c) => self.on_command(c),
+                    None => {
+                        dropped_session = true;
+                        self.client.close(Instant::now());
+                    }
+                },
+                _ = sleep => self.client.handle_timeout(Instant::now()),
+            }
+        }
+        self.conn.shutdown().await;
+    }
+
+    fn on_recv(&mut self, r: std::io::Result<usize>, buf: &[u8]) {
+        let now = Instant::now();
+        match (r, &self.conn) {
+            (Ok(n), Conn::Udp(_)) => self.client.handle_input(now, &buf[..n]),
+            (Ok(0), Conn::Stream(_)) => self.client.handle_connection_closed("EOF"),
+            (Ok(n), Conn::Stream(_)) => self.client.handle_stream_bytes(now, &buf[..n]),
+            // ICMP port unreachable surfaces as ECONNREFUSED on a connected UDP socket:
+            // let the transaction time out with its own, clearer error.
+            (Err(e), Conn::Udp(_)) => log::debug!("TURN: UDP receive error: {e}"),
+            (Err(e), Conn::Stream(_)) => self.client.handle_connection_closed(&e.to_string()),
+        }
+    }
+
+    fn on_command(&mut self, c: Command) {
+        let now = Instant::now();
+        match c {
+            Command::Send(peer, bytes, tx) => {
+                let _ = tx.send(self.client.send_to(now, peer, &bytes));
+            }
+            Command::Permission(ip, tx) => match self.client.create_permission(now, ip) {
+                Ok(()) if self.client.permission_installed(ip) => {
+                    let _ = tx.send(Ok(()));
+                }
+                Ok(()) => self.permission_waiters.entry(ip).or_default().push(tx),
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                }
+            },
+            Command::Channel(peer, tx) => match self.client.bind_channel(now, peer) {
+                Ok(ch) if self.client.bound_channel(peer) == Some(ch) => {
+                    let _ = tx.send(Ok(ch));
+                }
+                Ok(_) => self.channel_waiters.entry(peer).or_default().push(tx),
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                }
+            },
+            Command::Stats(tx) => {
+                let _ = tx.send(self.client.stats());
+            }
+            Command::Close(tx) => {
+                self.close_waiter = Some(tx);
+                self.client.close(now);
+            }
+        }
+    }
+
+    /// Handles every pending event; false when the driver should stop.
+    async fn drain_events(&mut self) -> bool {
+        while let Some(ev) = self.client.poll_event() {
+            match ev {
+                Event::Allocated {
+                    relayed,
+                    mapped,
+                    lifetime,
+                } => {
+                    log::debug!("TURN: allocated {relayed} on {}", self.client.server());
+                    if let Some(tx) = self.ready.take() {
+                        let _ = tx.send(Ok((relayed, mapped, lifetime, self.client.server())));
+                    }
+                }
+                Event::Refreshed { lifetime } => log::debug!("TURN: refreshed for {lifetime:?}"),
+                Event::PermissionCreated { peer } => {
+                    for tx in self.permission_waiters.remove(&peer).unwrap_or_default() {
+                        let _ = tx.send(Ok(()));
+                    }
+                }
+                Event::PermissionFailed { peer, error } => {
+                    log::debug!("TURN: {error}");
+                    for tx in self.permission_waiters.remove(&peer).unwrap_or_default() {
+                        let _ = tx.send(Err(error.clone()));
+                    }
+                }
+                Event::ChannelBound { peer, channel } => {
+                    for tx in self.channel_waiters.remove(&peer).unwrap_or_default() {
+                        let _ = tx.send(Ok(channel));
+                    }
+                }
+                Event::ChannelBindFailed { peer, error } => {
+                    log::debug!("TURN: {error}");
+                    for tx in self.channel_waiters.remove(&peer).unwrap_or_default() {
+                        let _ = tx.send(Err(error.clone()));
+                    }
+                }
+                Event::Data { peer, bytes } => {
+                    // A full queue drops, as a UDP socket would.
+                    let _ = self.data.try_send((peer, bytes));
+                }
+                Event::Redirected { to, .. } => {
+                    log::debug!("TURN: redirected to {to}");
+                    self.conn.shutdown().await;
+                    match Conn::open(self.client.transport(), to, self.tls.as_ref(), self.limit)
+                        .await
+                    {
+                        Ok((c, local)) => {
+                            self.conn = c;
+                            self.local = local;
+                        }
+                        Err(e) => return self.finish(Some(e)),
+                    }
+                }
+                Event::Failed(e) => return self.finish(Some(e)),
+                Event::Closed => return self.finish(None),
+            }
+        }
+        true
+    }
+
+    fn finish(&mut self, error: Option<TurnError>) -> bool {
+        if let Some(e) = &error {
+            log::debug!("TURN: {e}");
+            if let Ok(mut f) = self.failure.lock() {
+                *f = Some(e.clone());
+            }
+            if let Some(tx) = self.ready.take() {
+                let _ = tx.send(Err(e.clone()));
+            }
+        }
+        if let Some(tx) = self.close_waiter.take() {
+            let _ = tx.send(());
+        }
+        false
+    }
+}

@@ -1,0 +1,153 @@
+//! The connection to a TURN server: a UDP socket, a TCP stream, or TLS over TCP (rustls).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{ClientConfig, RootCertStore};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+
+use crate::turn::{TransportKind, TurnError};
+
+pub(crate) trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+/// What a TLS connection verifies: the name and the trust anchors.
+#[derive(Clone)]
+pub(crate) struct Tls {
+    pub(crate) config: Arc<ClientConfig>,
+    pub(crate) name: ServerName<'static>,
+}
+
+/// Trust anchors: the webpki (Mozilla) roots plus every certificate in `ca_pem`.
+pub(crate) fn tls(host: &str, ca_pem: Option<&[u8]>, server: SocketAddr) -> Result<Tls, TurnError> {
+    let err = |reason: String| TurnError::Tls {
+        server,
+        name: host.to_string(),
+        reason,
+    };
+    let mut roots = RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(pem) = ca_pem {
+        let mut added = 0;
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            let cert = cert.map_err(|e| err(format!("cannot read the CA PEM: {e}")))?;
+            roots
+                .add(cert)
+                .map_err(|e| err(format!("unusable CA certificate: {e}")))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(err("the CA PEM holds no CERTIFICATE block".into()));
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| err(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = ServerName::try_from(host.to_string())
+        .map_err(|_| err("not a valid DNS name or IP address for TLS".into()))?;
+    Ok(Tls {
+        config: Arc::new(config),
+        name,
+    })
+}
+
+/// An open connection to the server.
+pub(crate) enum Conn {
+    Udp(UdpSocket),
+    Stream(Box<dyn Stream>),
+}
+
+impl Conn {
+    /// Opens a connection to `server`, bounded by `limit`.
+    pub(crate) async fn open(
+        kind: TransportKind,
+        server: SocketAddr,
+        tls: Option<&Tls>,
+        limit: Duration,
+    ) -> Result<(Conn, SocketAddr), TurnError> {
+        let connect_err = |reason: String| TurnError::Connect { server, reason };
+        let fut = async {
+            match kind {
+                TransportKind::Udp => {
+                    let any: SocketAddr = if server.is_ipv4() {
+                        "0.0.0.0:0".parse().unwrap()
+                    } else {
+                        "[::]:0".parse().unwrap()
+                    };
+                    let s = UdpSocket::bind(any)
+                        .await
+                        .map_err(|e| connect_err(format!("cannot bind a UDP socket: {e}")))?;
+                    // connect() picks the local address routed to the server.
+                    s.connect(server)
+                        .await
+                        .map_err(|e| connect_err(e.to_string()))?;
+                    let local = s.local_addr().map_err(|e| connect_err(e.to_string()))?;
+                    Ok((Conn::Udp(s), local))
+                }
+                TransportKind::Tcp | TransportKind::Tls => {
+                    let tcp = TcpStream::connect(server)
+                        .await
+                        .map_err(|e| connect_err(e.to_string()))?;
+                    let _ = tcp.set_nodelay(true);
+                    let local = tcp.local_addr().map_err(|e| connect_err(e.to_string()))?;
+                    let Some(tls) = tls.filter(|_| kind == TransportKind::Tls) else {
+                        return Ok((Conn::Stream(Box::new(tcp)), local));
+                    };
+                    let connector = tokio_rustls::TlsConnector::from(tls.config.clone());
+                    let stream = connector
+                        .connect(tls.name.clone(), tcp)
+                        .await
+                        .map_err(|e| TurnError::Tls {
+                            server,
+                            name: name_of(&tls.name),
+                            reason: e.to_string(),
+                        })?;
+                    Ok((Conn::Stream(Box::new(stream)), local))
+                }
+            }
+        };
+        tokio::time::timeout(limit, fut)
+            .await
+            .map_err(|_| connect_err(format!("no connection within {limit:?}")))?
+    }
+
+    /// Reads one datagram or a chunk of the stream. `Ok(0)` on a stream means EOF.
+    /// Cancel-safe (used in `select!`).
+    pub(crate) async fn recv(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Udp(s) => s.recv(buf).await,
+            Conn::Stream(s) => s.read(buf).await,
+        }
+    }
+
+    pub(crate) async fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            Conn::Udp(s) => s.send(bytes).await.map(|_| ()),
+            Conn::Stream(s) => {
+                s.write_all(bytes).await?;
+                s.flush().await
+            }
+        }
+    }
+
+    pub(crate) async fn shutdown(&mut self) {
+        if let Conn::Stream(s) = self {
+            let _ = tokio::time::timeout(Duration::from_secs(1), s.shutdown()).await;
+        }
+    }
+}
+
+fn name_of(n: &ServerName<'_>) -> String {
+    match n {
+        ServerName::DnsName(d) => d.as_ref().to_string(),
+        ServerName::IpAddress(ip) => std::net::IpAddr::from(*ip).to_string(),
+        _ => "?".into(),
+    }
+}

@@ -1,0 +1,76 @@
+//! TURN client (RFC 8656), sans-IO.
+//!
+//! [`TurnClient`] holds one allocation on one TURN server: it runs the long-term credential
+//! dance (401 → REALM/NONCE → authenticated retry, 438 stale nonce, SHA-256 when offered),
+//! refreshes the allocation, permissions and channels before they expire, wraps outgoing
+//! application data in Send indications or ChannelData, and unwraps Data indications and
+//! ChannelData into [`Event::Data`]. Like every engine machine it takes `now` and bytes and
+//! returns bytes, events and the next deadline; [`crate::runtime::TurnSession`] drives it
+//! over UDP, TCP or TLS.
+//!
+//! - [`channel_data`]: the ChannelData message codec (RFC 8656 §12.4-12.5).
+//! - [`framing`]: splitting a TCP/TLS byte stream into STUN messages and ChannelData frames.
+//! - [`credentials`]: TURN REST API ephemeral credentials (coturn's `use-auth-secret`).
+//!
+//! ## Refresh schedule
+//!
+//! | what | default lifetime | refreshed at |
+//! | --- | --- | --- |
+//! | allocation | LIFETIME from the server (600 s) | 80 % of LIFETIME |
+//! | permission | 300 s (RFC 8656 §9) | every [`TurnConfig::permission_refresh`] (240 s) |
+//! | channel | 600 s (RFC 8656 §12) | every [`TurnConfig::channel_refresh`] (540 s) |
+
+pub mod channel_data;
+mod client;
+#[cfg(test)]
+mod client_tests;
+pub mod credentials;
+mod error;
+pub mod framing;
+mod peers;
+mod requests;
+
+pub use channel_data::ChannelData;
+pub use client::{Event, TurnClient, TurnConfig, TurnState, TurnStats};
+pub use credentials::rest_api_credentials;
+pub use error::TurnError;
+pub use framing::StreamFramer;
+
+use std::net::SocketAddr;
+
+/// How the client reaches the TURN server (the relay itself is always UDP).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TransportKind {
+    Udp,
+    Tcp,
+    /// TLS over TCP (`turns:`).
+    Tls,
+}
+
+impl TransportKind {
+    /// True for TCP and TLS: no retransmissions, ChannelData padded to 4 bytes.
+    pub fn is_stream(self) -> bool {
+        !matches!(self, TransportKind::Udp)
+    }
+}
+
+impl std::fmt::Display for TransportKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TransportKind::Udp => "udp",
+            TransportKind::Tcp => "tcp",
+            TransportKind::Tls => "tls",
+        })
+    }
+}
+
+/// Bytes for the server. Over TCP/TLS `destination` is always the connected server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transmit {
+    pub destination: SocketAddr,
+    pub contents: Vec<u8>,
+}
+
+/// Lowest and highest channel numbers a client may bind (RFC 8656 §12).
+pub const CHANNEL_MIN: u16 = 0x4000;
+pub const CHANNEL_MAX: u16 = 0x4FFF;
