@@ -171,7 +171,20 @@ pub enum IceEvent {
         /// The new role.
         controlling: bool,
     },
-    /// Application data received on an authenticated path.
+    /// A TURN server gave no relayed candidate (unreachable, wrong
+    /// credentials, quota…) or lost its allocation; other candidates are
+    /// unaffected. `error` says what to fix.
+    RelayFailed {
+        /// The configured server.
+        server: SocketAddr,
+        /// How it was reached.
+        transport: crate::turn::TransportKind,
+        /// Why.
+        error: crate::turn::TurnError,
+    },
+    /// Application data received on an authenticated path (on a relayed
+    /// path `local` is our relayed address and `from` the peer's address as
+    /// the TURN server saw it).
     Data {
         /// The local socket.
         local: SocketAddr,
@@ -209,6 +222,8 @@ pub struct IceAgent {
     pub(super) closed: bool,
     /// Sticky `Failed` until a restart.
     pub(super) failed: bool,
+    /// TURN allocations (see [`super::relay`]).
+    pub(super) relays: super::relay::Relays,
 }
 
 impl IceAgent {
@@ -242,6 +257,7 @@ impl IceAgent {
             rate_window: None,
             closed: false,
             failed: false,
+            relays: Default::default(),
         }
     }
 
@@ -327,13 +343,21 @@ impl IceAgent {
     }
 
     /// The next datagram to send.
+    /// What is sent from a relayed address leaves as TURN traffic to the
+    /// server (see [`super::relay`]).
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        if let Some(t) = self.outbox.pop_front() {
-            return Some(t);
-        }
         loop {
-            let t = self.transactions.poll_transmit()?;
-            if let Some(t) = self.account_transmit(t) {
+            let t = if let Some(t) = self.outbox.pop_front() {
+                t
+            } else if let Some(t) = self.transactions.poll_transmit() {
+                match self.account_transmit(t) {
+                    Some(t) => t,
+                    None => continue,
+                }
+            } else {
+                return self.relay_poll_transmit();
+            };
+            if let Some(t) = self.relay_wrap(t) {
                 return Some(t);
             }
         }
@@ -382,6 +406,7 @@ impl IceAgent {
                 t = Some(t.map_or(x, |t: Instant| t.min(x)));
             }
         };
+        min(self.relay_poll_timeout());
         if self.has_check_work() {
             min(self.next_check_at);
         }
@@ -419,12 +444,14 @@ impl IceAgent {
         Ok(())
     }
 
-    /// Closes the agent: no more transmits, events or timers.
+    /// Closes the agent: no more events or timers; the only transmits left
+    /// are the TURN deallocations (Refresh with LIFETIME 0, sent once).
     pub fn close(&mut self) {
         if !self.closed {
             self.set_state(ConnectionState::Closed);
             self.closed = true;
             self.outbox.clear();
+            self.close_relays();
         }
     }
 
@@ -493,6 +520,7 @@ impl IceAgent {
 
     /// Runs every due timer and the state machine.
     pub(super) fn drive(&mut self, now: Instant) {
+        self.drive_relays(now);
         self.transactions.handle_timeout(now);
         while let Some(t) = self.transactions.poll_timed_out() {
             self.on_timed_out(now, t.id, t.context);

@@ -13,8 +13,10 @@
 //! follow the transaction schedule and are not paced. At most
 //! `max_checks_in_flight` ordinary checks are outstanding.
 //!
-//! Demultiplexing (RFC 7983) by the first byte: 0–3 STUN, 64–79 TURN
-//! ChannelData (not handled here: counted and dropped), anything else is
+//! Demultiplexing (RFC 7983): datagrams from one of our TURN servers go to
+//! its client ([`super::relay`]), which hands relayed ones back as arriving
+//! on the relayed address. Otherwise by the first byte: 0–3 STUN, 64–79 TURN
+//! ChannelData (from elsewhere: counted and dropped), anything else is
 //! application data, accepted only from a (local, remote) tuple that passed
 //! an authenticated STUN exchange.
 
@@ -52,6 +54,9 @@ impl IceAgent {
             self.counters.malformed += 1;
             return;
         };
+        if self.relay_input(now, local, from, data) {
+            return; // TURN server traffic (see super::relay)
+        }
         if crate::stun::is_stun_first_byte(first) {
             match Message::parse(data) {
                 Ok(msg) => self.handle_stun(now, local, from, &msg),

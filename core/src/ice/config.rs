@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::checklist::{CheckListConfig, CheckListError};
+pub use super::relay::RelayServer;
 use crate::stun::transaction::TransactionConfig;
 
 /// The ice-option Pinhole agents advertise to say they accept renomination
@@ -63,6 +64,22 @@ pub struct IceConfig {
     /// Most authenticated inbound STUN requests answered per second (default
     /// 200); the rest are dropped and counted.
     pub max_requests_per_second: u32,
+    /// TURN servers for relayed candidates (default none); see [`super::relay`].
+    pub turn_servers: Vec<RelayServer>,
+    /// Which local candidates are gathered and paired (default all).
+    pub transport_policy: TransportPolicy,
+}
+
+/// Which local candidates the agent uses (like WebRTC's `iceTransportPolicy`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TransportPolicy {
+    /// Host, server-reflexive and relayed candidates.
+    #[default]
+    All,
+    /// Only relayed candidates are offered, paired and used: no host or
+    /// server-reflexive candidate is signalled, so the peer never learns a
+    /// local address.
+    Relay,
 }
 
 impl Default for IceConfig {
@@ -84,6 +101,8 @@ impl Default for IceConfig {
             checklist: CheckListConfig::default(),
             max_checks_in_flight: 32,
             max_requests_per_second: 200,
+            turn_servers: Vec::new(),
+            transport_policy: TransportPolicy::All,
         }
     }
 }

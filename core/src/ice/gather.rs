@@ -77,10 +77,20 @@ impl IceAgent {
     /// The socket is gone (interface down, network switch): its candidates
     /// and pairs are dropped in every generation, its transactions cancelled.
     pub fn remove_local_socket(&mut self, now: Instant, addr: SocketAddr) -> Result<(), IceError> {
-        let Some(pos) = self.sockets.iter().position(|s| s.addr == addr) else {
+        if !self.sockets.iter().any(|s| s.addr == addr) {
             return Err(IceError::UnknownSocket(addr));
-        };
-        self.sockets.remove(pos);
+        }
+        self.drop_relays_on(addr);
+        self.retire_socket(addr);
+        self.after_selection_lost(now);
+        self.drive(now);
+        Ok(())
+    }
+
+    /// Forgets a socket (or relayed address): its candidates and pairs in
+    /// every generation, its transactions, its authenticated tuples.
+    pub(super) fn retire_socket(&mut self, addr: SocketAddr) {
+        self.sockets.retain(|s| s.addr != addr);
         let mut cancel = Vec::new();
         let ids: Vec<u32> = std::iter::once(self.current.id)
             .chain(self.previous.as_ref().map(|p| p.id))
@@ -115,9 +125,6 @@ impl IceAgent {
             self.transactions.cancel(&id);
         }
         self.peers.retain(|(l, _), _| *l != addr);
-        self.after_selection_lost(now);
-        self.drive(now);
-        Ok(())
     }
 
     /// Offers the socket's host candidate in the current generation and
@@ -127,6 +134,11 @@ impl IceAgent {
             return;
         };
         if !sock.offered {
+            return;
+        }
+        self.start_relays(now, addr);
+        if self.config.transport_policy == super::config::TransportPolicy::Relay {
+            self.set_gathering_state(GatheringState::Gathering);
             return;
         }
         let ip = addr.ip();
@@ -192,12 +204,6 @@ impl IceAgent {
         if let Some(g) = self.generation_mut(gen) {
             g.gathering = g.gathering.saturating_sub(1);
         }
-        let Some(sock) = self.sockets.iter().find(|s| s.addr == socket).cloned() else {
-            return;
-        };
-        let Some(g) = self.generation_mut(gen) else {
-            return;
-        };
         if msg.class() != Class::Success {
             return;
         }
@@ -211,6 +217,24 @@ impl IceAgent {
                 }
             },
         };
+        self.add_srflx(gen, socket, server.ip(), mapped);
+    }
+
+    /// A server-reflexive candidate for `socket` mapped to `mapped` (from a
+    /// STUN server, or a TURN server's XOR-MAPPED-ADDRESS), unless redundant.
+    pub(super) fn add_srflx(
+        &mut self,
+        gen: u32,
+        socket: SocketAddr,
+        server_ip: IpAddr,
+        mapped: SocketAddr,
+    ) {
+        let Some(sock) = self.sockets.iter().find(|s| s.addr == socket).cloned() else {
+            return;
+        };
+        let Some(g) = self.generation_mut(gen) else {
+            return;
+        };
         let exists = g.checklist.locals().iter().any(|l| {
             l.candidate.address.ip() == Some(mapped.ip()) && l.candidate.port == mapped.port()
         });
@@ -221,7 +245,7 @@ impl IceAgent {
             foundation(&FoundationInput {
                 kind: CandidateType::ServerReflexive,
                 base_ip: socket.ip(),
-                server_ip: Some(server.ip()),
+                server_ip: Some(server_ip),
                 transport: Transport::Udp,
             }),
             1,

@@ -152,7 +152,8 @@ impl Generation {
                 .is_some_and(|d| d.valid && !d.consent_lost)
     }
 
-    /// The host candidate of a local socket.
+    /// The host candidate of a local socket (the relayed candidate of a
+    /// relayed address).
     pub(super) fn host_of(&self, socket: SocketAddr) -> Option<LocalId> {
         self.checklist
             .locals()
@@ -160,7 +161,10 @@ impl Generation {
             .enumerate()
             .find(|(i, l)| {
                 l.base == socket
-                    && l.candidate.kind == CandidateType::Host
+                    && matches!(
+                        l.candidate.kind,
+                        CandidateType::Host | CandidateType::Relayed
+                    )
                     && !self.checklist.is_retired(LocalId(*i))
             })
             .map(|(i, _)| LocalId(i))

@@ -15,6 +15,14 @@ use super::agent::{IceAgent, IceConfig, IceEvent, Input};
 use super::priority::NetworkCost;
 use crate::stun::{encode_to_vec, Attribute, Class, Message, MessageType, Method};
 
+/// Decides from (elapsed, src, dst) whether a datagram is lost.
+pub type DropFilter = Box<dyn Fn(Duration, SocketAddr, SocketAddr) -> bool>;
+
+/// The address node `i`'s TCP streams to a TURN server come from.
+pub fn stream_addr(i: usize) -> SocketAddr {
+    SocketAddr::new(IpAddr::from([100, 64, 0, i as u8 + 1]), 40000)
+}
+
 pub fn addr(s: &str) -> SocketAddr {
     s.parse().unwrap()
 }
@@ -108,6 +116,10 @@ pub struct Net {
     pub auto_signal: bool,
     /// Every datagram sent, for replay comparisons.
     pub log: Vec<String>,
+    /// A scripted TURN server (see `harness_turn`).
+    pub turn: Option<super::harness_turn::MiniTurn>,
+    /// Drops a datagram when it returns true for (elapsed, src, dst).
+    pub drop_if: Option<DropFilter>,
 }
 
 impl Net {
@@ -134,6 +146,8 @@ impl Net {
             blocked: false,
             auto_signal: true,
             log: Vec::new(),
+            turn: None,
+            drop_if: None,
         }
     }
 
@@ -212,6 +226,13 @@ impl Net {
         if self.blocked || (self.loss > 0.0 && self.rng.gen::<f64>() < self.loss) {
             return;
         }
+        if self
+            .drop_if
+            .as_ref()
+            .is_some_and(|f| f(self.now - self.start, src, to))
+        {
+            return;
+        }
         self.seq += 1;
         self.queue.push(Packet {
             at: self.now + self.delay,
@@ -224,6 +245,19 @@ impl Net {
 
     fn deliver(&mut self, p: Packet) {
         if self.blocked {
+            return;
+        }
+        if let Some(turn) = self.turn.as_mut().filter(|t| t.serves(p.dst)) {
+            for (src, dst, bytes) in turn.handle(p.src, p.dst, &p.bytes) {
+                self.seq += 1;
+                self.queue.push(Packet {
+                    at: self.now + self.delay,
+                    seq: self.seq,
+                    src,
+                    dst,
+                    bytes,
+                });
+            }
             return;
         }
         if Some(p.dst) == self.stun_server {
@@ -250,6 +284,11 @@ impl Net {
             return;
         }
         let now = self.now;
+        if let Some(n) = (0..self.nodes.len()).find(|&i| p.dst == stream_addr(i)) {
+            let a = &mut self.nodes[n].agent;
+            a.handle_relay_stream_bytes(now, p.src, &p.bytes);
+            return;
+        }
         for n in &mut self.nodes {
             let local = match &n.nat {
                 Some(nat) if nat.public_ip == p.dst.ip() => nat.inbound(p.dst.port(), p.src),
@@ -280,6 +319,21 @@ impl Net {
                 while let Some(t) = self.nodes[i].agent.poll_transmit() {
                     progress = true;
                     self.send(i, t.from, t.to, t.bytes);
+                }
+                // TCP/TLS to a TURN server: a lossless stream, not NATted.
+                while let Some(t) = self.nodes[i].agent.poll_relay_stream_transmit() {
+                    progress = true;
+                    if let Some(turn) = &mut self.turn {
+                        turn.stream_clients.insert(stream_addr(i));
+                    }
+                    self.seq += 1;
+                    self.queue.push(Packet {
+                        at: self.now + self.delay,
+                        seq: self.seq,
+                        src: stream_addr(i),
+                        dst: t.server,
+                        bytes: t.bytes,
+                    });
                 }
                 while let Some(e) = self.nodes[i].agent.poll_event() {
                     progress = true;

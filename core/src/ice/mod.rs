@@ -10,7 +10,8 @@
 //!   initial unfreezing for one data stream.
 //!
 //! - [`agent`]: the [`IceAgent`] sans-IO state machine built on them, with
-//!   [`gather`], [`checks`], [`nominate`], [`consent`] and [`stats`].
+//!   [`gather`], [`relay`] (TURN candidates), [`checks`], [`nominate`],
+//!   [`consent`] and [`stats`].
 //!
 //! Everything here is plain data, pure functions or sans-IO machines: no
 //! sockets, no clock, no global randomness.
@@ -27,6 +28,7 @@ pub mod nominate;
 mod pacer;
 pub mod pair;
 pub mod priority;
+pub mod relay;
 pub mod sdp;
 pub mod stats;
 
@@ -37,7 +39,11 @@ mod candidate_tests;
 #[cfg(test)]
 mod harness;
 #[cfg(test)]
+mod harness_turn;
+#[cfg(test)]
 mod liveness_tests;
+#[cfg(test)]
+mod relay_tests;
 
 pub use agent::{
     ConnectionState, GatheringState, IceAgent, IceConfig, IceError, IceEvent, Input,
@@ -47,9 +53,11 @@ pub use candidate::{
     Candidate, CandidateAddress, CandidateParseError, CandidateType, Foundation, TcpType, Transport,
 };
 pub use checklist::{CheckList, CheckListConfig, CheckListError};
+pub use config::TransportPolicy;
 pub use pair::{CandidatePair, LocalCandidate, LocalId, PairFoundation, PairState, RemoteId};
 pub use priority::{
     candidate_priority, foundation, local_preferences, pair_priority, LocalAddress, NetworkCost,
 };
+pub use relay::{RelayServer, RelayStats, RelayStreamTransmit};
 pub use sdp::{Credentials, IceAttribute, IceAttributeError, Password, Ufrag};
 pub use stats::{Counters, IceStats, PairStats, SelectedStats};

@@ -1,0 +1,220 @@
+//! A minimal scripted TURN server for the in-memory harness: UDP only, one
+//! user, MD5 long-term credentials with a fixed nonce, Allocate / Refresh /
+//! CreatePermission / ChannelBind, Send and Data indications, ChannelData,
+//! and Binding (so it can double as a STUN server). Permissions are enforced
+//! both ways. The realistic server model lives in tests/netsim.
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+
+use crate::stun::{
+    encode_to_vec, Attribute, Class, ErrorCode, IntegrityKey, Message, MessageType, Method,
+    PasswordAlgorithm, TransactionId,
+};
+use crate::turn::ChannelData;
+
+const REALM: &str = "harness.test";
+const NONCE: &str = "fixed-nonce";
+
+struct Allocation {
+    client: SocketAddr,
+    relayed: SocketAddr,
+    perms: HashSet<IpAddr>,
+    channels: HashMap<u16, SocketAddr>,
+}
+
+/// Datagrams out: (source, destination, bytes).
+pub type Out = Vec<(SocketAddr, SocketAddr, Vec<u8>)>;
+
+pub struct MiniTurn {
+    pub addr: SocketAddr,
+    key: IntegrityKey,
+    allocs: Vec<Allocation>,
+    next_port: u16,
+    /// Relayed datagrams forwarded (both directions) and requests answered.
+    pub relayed: u64,
+    pub requests: u64,
+    pub deallocated: u64,
+    /// Clients on a TCP stream (ChannelData to them is padded).
+    pub stream_clients: HashSet<SocketAddr>,
+}
+
+impl MiniTurn {
+    pub fn new(addr: SocketAddr, user: &str, pass: &str) -> Self {
+        MiniTurn {
+            addr,
+            key: IntegrityKey::long_term(PasswordAlgorithm::Md5, user, REALM, pass).unwrap(),
+            allocs: Vec::new(),
+            next_port: 50000,
+            relayed: 0,
+            requests: 0,
+            deallocated: 0,
+            stream_clients: HashSet::new(),
+        }
+    }
+
+    /// Whether a datagram to `dst` is for this server.
+    pub fn serves(&self, dst: SocketAddr) -> bool {
+        dst == self.addr || self.allocs.iter().any(|a| a.relayed == dst)
+    }
+
+    /// Handles one datagram addressed to the server or a relayed address.
+    pub fn handle(&mut self, src: SocketAddr, dst: SocketAddr, bytes: &[u8]) -> Out {
+        if dst != self.addr {
+            return self.relay_in(src, dst, bytes);
+        }
+        let mut out = Vec::new();
+        match bytes.first() {
+            Some(64..=79) => {
+                let Ok(cd) = ChannelData::decode(bytes) else {
+                    return out;
+                };
+                let Some(a) = self.allocs.iter().find(|a| a.client == src) else {
+                    return out;
+                };
+                if let Some(peer) = a.channels.get(&cd.channel) {
+                    if a.perms.contains(&peer.ip()) {
+                        self.relayed += 1;
+                        out.push((a.relayed, *peer, cd.data.to_vec()));
+                    }
+                }
+            }
+            Some(0..=3) => {
+                if let Ok(m) = Message::parse(bytes) {
+                    self.stun(src, &m, &mut out);
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+
+    fn relay_in(&mut self, src: SocketAddr, dst: SocketAddr, bytes: &[u8]) -> Out {
+        let Some(a) = self.allocs.iter().find(|a| a.relayed == dst) else {
+            return Vec::new();
+        };
+        if !a.perms.contains(&src.ip()) {
+            return Vec::new();
+        }
+        self.relayed += 1;
+        let chan = a.channels.iter().find(|(_, p)| **p == src).map(|(c, _)| *c);
+        let msg = match chan {
+            Some(c) => {
+                ChannelData::encode(c, bytes, self.stream_clients.contains(&a.client)).unwrap()
+            }
+            None => encode_to_vec(
+                MessageType::new(Class::Indication, Method::DATA),
+                TransactionId([7; 12]),
+                &[Attribute::XorPeerAddress(src), Attribute::Data(bytes)],
+                None,
+                false,
+            )
+            .unwrap(),
+        };
+        vec![(self.addr, a.client, msg)]
+    }
+
+    fn stun(&mut self, src: SocketAddr, m: &Message<'_>, out: &mut Out) {
+        let tid = m.transaction_id();
+        let method = m.method();
+        if m.class() == Class::Indication && method == Method::SEND {
+            let Some(a) = self.allocs.iter().find(|a| a.client == src) else {
+                return;
+            };
+            if let (Ok(Some(peer)), Some(data)) = (m.xor_peer_address(), m.data()) {
+                if a.perms.contains(&peer.ip()) {
+                    self.relayed += 1;
+                    out.push((a.relayed, peer, data.to_vec()));
+                }
+            }
+            return;
+        }
+        if m.class() != Class::Request {
+            return;
+        }
+        self.requests += 1;
+        if method == Method::BINDING {
+            let r = encode_to_vec(
+                MessageType::new(Class::Success, Method::BINDING),
+                tid,
+                &[Attribute::XorMappedAddress(src)],
+                None,
+                true,
+            );
+            out.push((self.addr, src, r.unwrap()));
+            return;
+        }
+        if !m.has_integrity() || m.verify_integrity_key(&self.key).is_err() {
+            let r = encode_to_vec(
+                MessageType::new(Class::Error, method),
+                tid,
+                &[
+                    Attribute::ErrorCode(ErrorCode::UNAUTHENTICATED),
+                    Attribute::Realm(REALM),
+                    Attribute::Nonce(NONCE),
+                ],
+                None,
+                false,
+            );
+            out.push((self.addr, src, r.unwrap()));
+            return;
+        }
+        let mut attrs = Vec::new();
+        let pos = self.allocs.iter().position(|a| a.client == src);
+        match method {
+            Method::ALLOCATE => {
+                let relayed = match pos {
+                    Some(i) => self.allocs[i].relayed,
+                    None => {
+                        self.next_port += 1;
+                        let relayed = SocketAddr::new(self.addr.ip(), self.next_port);
+                        self.allocs.push(Allocation {
+                            client: src,
+                            relayed,
+                            perms: HashSet::new(),
+                            channels: HashMap::new(),
+                        });
+                        relayed
+                    }
+                };
+                attrs.push(Attribute::XorRelayedAddress(relayed));
+                attrs.push(Attribute::XorMappedAddress(src));
+                attrs.push(Attribute::Lifetime(600));
+            }
+            Method::REFRESH => {
+                let lifetime = m.lifetime().ok().flatten().unwrap_or(600);
+                if lifetime == 0 {
+                    if let Some(i) = pos {
+                        self.allocs.remove(i);
+                        self.deallocated += 1;
+                    }
+                }
+                attrs.push(Attribute::Lifetime(lifetime));
+            }
+            Method::CREATE_PERMISSION => {
+                if let Some(i) = pos {
+                    for p in m.xor_peer_addresses().flatten() {
+                        self.allocs[i].perms.insert(p.ip());
+                    }
+                }
+            }
+            Method::CHANNEL_BIND => {
+                if let (Some(i), Ok(Some(c)), Ok(Some(p))) =
+                    (pos, m.channel_number(), m.xor_peer_address())
+                {
+                    self.allocs[i].channels.insert(c, p);
+                    self.allocs[i].perms.insert(p.ip());
+                }
+            }
+            _ => return,
+        }
+        let r = encode_to_vec(
+            MessageType::new(Class::Success, method),
+            tid,
+            &attrs,
+            Some(self.key.as_bytes()),
+            false,
+        );
+        out.push((self.addr, src, r.unwrap()));
+    }
+}
