@@ -510,8 +510,11 @@ impl IceAgent {
             .address
             .ip()
             .and_then(|ip| self.current.remote_at(SocketAddr::new(ip, c.port)));
-        if known.is_some() {
+        if let Some(id) = known {
+            // A check may have raced ahead of the signaling: the prflx remote it
+            // created takes the signaled candidate's type, foundation and priority.
             self.counters.duplicate_candidates += 1;
+            self.current.checklist.replace_peer_reflexive(id, c);
             return Ok(());
         }
         self.current.checklist.add_remote(c)?;

@@ -150,8 +150,14 @@ fn trickle_in_both_orders() {
             t0 <= ms(160) && t1 <= ms(160),
             "first={first}: {t0:?} {t1:?}"
         );
-        // The late candidate duplicates the peer-reflexive one: ignored.
+        // The late candidate duplicates the peer-reflexive one: counted, and it
+        // gives the prflx remote its signaled type (RFC 8838 §11).
         let late = 1 - first;
+        let pairs = net.nodes[late].agent.stats().pairs;
+        assert!(
+            pairs.iter().all(|p| p.remote_type == CandidateType::Host),
+            "first={first}: {pairs:?}"
+        );
         assert_eq!(net.nodes[late].agent.stats().remote_candidates, 1);
         assert_eq!(
             net.nodes[late].agent.stats().counters.duplicate_candidates,

@@ -11,7 +11,7 @@
 //! the agent built on top; it moves pairs through [`PairState`] with
 //! [`CheckList::set_state`].
 
-use super::candidate::{Candidate, CandidateAddress};
+use super::candidate::{Candidate, CandidateAddress, CandidateType};
 use super::pair::{
     can_pair, replaced_by_base, same_remote, CandidatePair, LocalCandidate, LocalId,
     PairFoundation, PairState, RemoteId,
@@ -129,6 +129,30 @@ impl CheckList {
             self.try_form(LocalId(l), id);
         }
         Ok(id)
+    }
+
+    /// The peer signaled a candidate this list learned earlier as peer-reflexive
+    /// (its check raced ahead of the signaling): the signaled candidate replaces the
+    /// prflx one in place (RFC 8838 §11, as libwebrtc does), so that its type,
+    /// foundation and priority are the signaled ones. Returns whether it replaced one.
+    pub fn replace_peer_reflexive(&mut self, id: RemoteId, signaled: Candidate) -> bool {
+        let old = &self.remotes[id.0];
+        if old.kind != CandidateType::PeerReflexive
+            || signaled.kind == CandidateType::PeerReflexive
+            || !same_remote(old, &signaled)
+        {
+            return false;
+        }
+        self.remotes[id.0] = signaled;
+        for i in 0..self.pairs.len() {
+            if self.pairs[i].remote == id {
+                let l = self.pairs[i].local;
+                self.pairs[i].priority = self.priority_of(l, id);
+                self.pairs[i].foundation.remote = self.remotes[id.0].foundation.clone();
+            }
+        }
+        self.pairs.sort_by_key(|p| std::cmp::Reverse(p.priority));
+        true
     }
 
     /// The pairs, highest priority first.

@@ -304,3 +304,32 @@ fn set_state_on_unknown_pair() {
     assert_eq!(cl.locals().len(), 4);
     assert_eq!(cl.remotes().len(), 3);
 }
+
+#[test]
+fn signaled_candidate_replaces_the_prflx_one_learned_first() {
+    let mut cl = filled(true);
+    let prflx = cl
+        .add_remote(cand("P9 1 udp 1845501695 10.0.0.2 4444 typ prflx"))
+        .unwrap();
+    let before = cl
+        .pairs()
+        .iter()
+        .find(|p| p.remote == prflx)
+        .unwrap()
+        .priority;
+    // A different address, or a second prflx, replaces nothing.
+    assert!(!cl.replace_peer_reflexive(prflx, cand("X 1 udp 2122260223 10.0.0.2 4445 typ host")));
+    assert!(!cl.replace_peer_reflexive(prflx, cand("X 1 udp 2122260223 10.0.0.2 4444 typ prflx")));
+    let host = cand("R9 1 udp 2122260223 10.0.0.2 4444 typ host");
+    assert!(cl.replace_peer_reflexive(prflx, host.clone()));
+    assert_eq!(cl.remote(prflx), &host);
+    let pair = cl.pairs().iter().find(|p| p.remote == prflx).unwrap();
+    assert!(pair.priority > before);
+    assert_eq!(pair.foundation.remote, host.foundation);
+    assert!(cl
+        .pairs()
+        .windows(2)
+        .all(|w| w[0].priority >= w[1].priority));
+    // Once replaced, the candidate is no longer prflx: a repeat changes nothing.
+    assert!(!cl.replace_peer_reflexive(prflx, host));
+}

@@ -271,8 +271,14 @@ impl IceAgent {
         d.responses_sent += 1;
         d.bytes_received += len as u64;
         match state {
-            PairState::Succeeded | PairState::InProgress => {}
-            PairState::Frozen | PairState::Waiting | PairState::Failed => {
+            PairState::Succeeded => {}
+            // §7.3.1.4: a check arriving on an In-Progress pair triggers a
+            // new check. Our first one may have been dropped by the peer's
+            // NAT before the peer's own check opened it (it now has): the
+            // new check gets through at once instead of waiting for the
+            // old one's retransmission (RTO 250 ms). The old transaction is
+            // kept, so a response to it still counts.
+            PairState::InProgress | PairState::Frozen | PairState::Waiting | PairState::Failed => {
                 g.checklist.set_state(host, rid, PairState::Waiting);
                 if !g.triggered.contains(&key) {
                     g.triggered.push_back(key);
@@ -510,7 +516,10 @@ impl IceAgent {
                 }
             }
             CheckKind::Ordinary => {
-                if !d.valid {
+                // A superseded transaction (a triggered check replaced it)
+                // failing says nothing about the newer one.
+                let superseded = d.in_flight.is_some_and(|t| t != tid);
+                if !d.valid && !superseded {
                     g.checklist.set_state(pair.0, pair.1, PairState::Failed);
                 }
             }

@@ -121,10 +121,16 @@ impl IceAgent {
             return;
         }
         let g = &self.current;
+        // An empty checklist is not "every pair failed": with reordering
+        // signaling (trickle lines resent by the application), the peer's
+        // end-of-candidates can overtake its candidates; failing then would
+        // be sticky and also stop this side's checks, which the peer's NAT
+        // may need to see to let its own checks in.
         let all_failed = g.remote.is_some()
             && g.remote_eoc
             && self.gathering_state == GatheringState::Complete
             && g.nominating.is_none()
+            && !g.checklist.pairs().is_empty()
             && g.checklist
                 .pairs()
                 .iter()

@@ -97,6 +97,10 @@ pub(super) struct Generation {
     pub consent_sent: Option<Instant>,
     /// Outstanding server-reflexive requests.
     pub gathering: usize,
+    /// How many remote candidates the checklist had when the current pair
+    /// was selected: later ones (the peer's new network) are checked even
+    /// when their pairs rank below the selected one.
+    pub remotes_at_selection: usize,
 }
 
 impl Generation {
@@ -125,6 +129,7 @@ impl Generation {
             consent_expires: None,
             consent_sent: None,
             gathering: 0,
+            remotes_at_selection: 0,
         }
     }
 

@@ -9,7 +9,12 @@
 //! valid pair **at once**, unless a *higher-priority* pair is still Waiting or
 //! In Progress; then it waits at most `min(nomination_patience, 2·RTT + Ta)`
 //! (RTT of the pair that succeeded; patience defaults to 250 ms) for that pair
-//! to succeed, and nominates the best valid pair when the bound expires. On
+//! to succeed, and nominates the best valid pair when the bound expires. A
+//! higher-priority pair whose check left long ago is only waited for until
+//! that check has had the succeeded pair's RTT + Ta to come back (an
+//! unreachable host pair — a private address of another network, checked
+//! first — would otherwise delay every NATed connection by the whole
+//! patience: 250 ms on each cell of the netsim NAT matrix). On
 //! a LAN or when the best pair is checked first (the common case: host pairs
 //! have the highest priority and go first) this is zero delay; when a relay
 //! pair wins the race against a direct pair still in flight, the direct
@@ -97,10 +102,34 @@ impl IceAgent {
             .config
             .nomination_patience
             .min(rtt * 2 + self.config.ta);
-        let until = d.succeeded_at.unwrap_or(now) + bound;
-        let better_pending = g.checklist.pairs().iter().any(|p| {
-            p.priority > best_prio && matches!(p.state, PairState::Waiting | PairState::InProgress)
-        });
+        let mut until = d.succeeded_at.unwrap_or(now) + bound;
+        // A better pair still in progress is waited for only until its check
+        // has had this pair's round trip (plus Ta) to come back: an
+        // unreachable host pair checked long before (a private address of
+        // another network) must not delay every NATed connection by the
+        // whole patience. Waiting pairs have not been sent yet: they get
+        // the full bound.
+        let mut wait_for: Option<Instant> = None;
+        for p in g
+            .checklist
+            .pairs()
+            .iter()
+            .filter(|p| p.priority > best_prio)
+        {
+            let answer_by = match p.state {
+                PairState::Waiting => until,
+                PairState::InProgress => g
+                    .data
+                    .get(&(p.local, p.remote))
+                    .and_then(|d| d.in_flight)
+                    .and_then(|t| self.transactions.get(&t))
+                    .map_or(until, |t| t.started() + rtt + self.config.ta),
+                _ => continue,
+            };
+            wait_for = Some(wait_for.map_or(answer_by, |w| w.max(answer_by)));
+        }
+        let better_pending = wait_for.is_some_and(|w| now < w);
+        until = wait_for.map_or(until, |w| w.min(until));
         if better_pending && now < until {
             self.current.nomination_deadline = Some(until);
             return;
@@ -135,6 +164,9 @@ impl IceAgent {
         }
         let changed = g.selected != Some(key);
         g.selected = Some(key);
+        if changed {
+            g.remotes_at_selection = g.checklist.remotes().len();
+        }
         g.pair_data(key).nominated = true;
         if changed {
             g.consent_expires = Some(now + timeout);

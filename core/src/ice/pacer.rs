@@ -35,17 +35,24 @@ impl IceAgent {
         if self.ordinary_in_flight() >= self.config.max_checks_in_flight {
             return None;
         }
+        // After selection only upgrades are checked, plus every pair with a
+        // remote candidate the peer trickled since (its network changed:
+        // our check is what opens our NAT to its new address).
         let floor = g.selected.and_then(|s| g.priority(s)).unwrap_or(0);
+        let fresh = g.selected.map_or(0, |_| g.remotes_at_selection);
+        let eligible = |p: &&super::pair::CandidatePair| p.priority > floor || p.remote.0 >= fresh;
         let pairs = g.checklist.pairs();
         if let Some(p) = pairs
             .iter()
-            .find(|p| p.state == PairState::Waiting && p.priority > floor)
+            .filter(eligible)
+            .find(|p| p.state == PairState::Waiting)
         {
             return Some(((p.local, p.remote), false));
         }
         pairs
             .iter()
-            .filter(|p| p.state == PairState::Frozen && p.priority > floor)
+            .filter(eligible)
+            .filter(|p| p.state == PairState::Frozen)
             .find(|p| {
                 !pairs.iter().any(|q| {
                     q.foundation == p.foundation
