@@ -664,3 +664,10 @@ impl PinholeStunServer {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Two line-protocol processes wired stdout → stdin both ways
+
+mod pipe_pair;
+#[allow(unused_imports)] // each test binary uses a different subset
+pub use pipe_pair::{pipe_pair, PipeRun, PipeSide, TimedLine};

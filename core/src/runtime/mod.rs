@@ -3,12 +3,16 @@
 //! machine and sends what the machine asks it to send.
 
 mod error;
+mod ice;
+mod interfaces;
 mod netcheck;
 mod resolve;
 mod stun_server;
 mod turn;
 
 pub use error::RuntimeError;
+pub use ice::{IceSession, IceSessionOptions};
+pub use interfaces::{interface_addresses, InterfaceAddr};
 pub use netcheck::{netcheck, NetcheckOptions, NetcheckReport};
 pub use resolve::resolve_udp;
 pub use stun_server::{StunServer, StunServerHandle};

@@ -1,0 +1,222 @@
+//! `pinhole connect` between two clients behind two real Linux NATs (network namespaces
+//! and nftables, see cli/tests/natlab/mod.rs and shared/NAT-LAB.md), signaled through
+//! this test's pipes, with `pinhole stun-server` in the public namespace. Needs root; run
+//! via scripts/test.sh.
+//!
+//! Cells that must connect directly (data both ways): PR↔PR, FullCone↔Symmetric,
+//! AddressRestricted↔AddressRestricted, None↔PortRestricted. Cells that cannot without a
+//! relay, and must say so with a non-zero exit within the timeout: Symmetric↔Symmetric,
+//! Symmetric↔PortRestricted.
+
+mod common;
+mod natlab;
+
+use std::time::Duration;
+
+use common::{pipe_pair, PipeRun, PipeSide, PINHOLE};
+use natlab::{Lab, Nat, SERVER_IP_1, SERVER_IP_2};
+use serde_json::Value;
+
+const STUN: &str = "192.0.2.1:3478";
+const CONNECT_TIMEOUT_S: u64 = 20;
+const FAIL_TIMEOUT_S: u64 = 10;
+
+/// Runs one cell: A (controlling, side 0) and B (controlled, side 1).
+fn run_cell(nats: [Nat; 2], timeout_s: u64) -> (Lab, PipeRun) {
+    let mut lab = Lab::with_sides(&nats);
+    let public = lab.public.clone();
+    let (bind, alt) = (format!("{SERVER_IP_1}:3478"), format!("{SERVER_IP_2}:3479"));
+    lab.spawn(
+        &public,
+        &[PINHOLE, "stun-server", "--bind", &bind, "--alt", &alt],
+    );
+    // Server-reflexive gathering retransmits (RTO 250 ms for 5 s), so a server still
+    // binding its sockets only delays the candidates; give it a moment anyway.
+    std::thread::sleep(Duration::from_millis(200));
+    let timeout = timeout_s.to_string();
+    let argv = |ns: &str, role: &'static str, send: &'static str, expect: &'static str| {
+        [
+            "ip",
+            "netns",
+            "exec",
+            ns,
+            PINHOLE,
+            "connect",
+            role,
+            "--stun",
+            STUN,
+            "--send",
+            send,
+            "--expect",
+            expect,
+            "--timeout",
+            &timeout,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<String>>()
+    };
+    let a = argv(
+        &lab.sides[0].client,
+        "--controlling",
+        "ping from A",
+        "pong from B",
+    );
+    let b = argv(
+        &lab.sides[1].client,
+        "--controlled",
+        "pong from B",
+        "ping from A",
+    );
+    let (a, b): (Vec<&str>, Vec<&str>) = (
+        a.iter().map(String::as_str).collect(),
+        b.iter().map(String::as_str).collect(),
+    );
+    let run = pipe_pair(
+        (&format!("A {:?}", nats[0]), &a),
+        (&format!("B {:?}", nats[1]), &b),
+        Duration::from_secs(timeout_s + 15),
+    );
+    (lab, run)
+}
+
+fn endpoint(v: &Value, key: &str) -> (String, String) {
+    let s = v[key].as_str().unwrap_or_else(|| panic!("no {key} in {v}"));
+    let (t, a) = s.split_once(' ').unwrap_or_else(|| panic!("{key} {s:?}"));
+    (t.to_string(), a.to_string())
+}
+
+/// The side's connected line, checked against what its NAT allows.
+fn check_side(side: &PipeSide, nat: Nat, lan_ip: &str, wan_ip: &str, run: &PipeRun) -> Value {
+    let lines = side.lines_of("connected");
+    assert_eq!(
+        lines.len(),
+        1,
+        "{}: one connected line\n{}",
+        side.name,
+        run.describe()
+    );
+    let (at, c) = lines[0].clone();
+    assert_eq!(c["path"], "direct", "{}", run.describe());
+    let (kind, addr) = endpoint(&c, "local");
+    let ip = addr.rsplit_once(':').unwrap().0;
+    if nat == Nat::None {
+        assert_eq!((kind.as_str(), ip), ("host", lan_ip), "{}", run.describe());
+    } else {
+        assert!(
+            (kind == "srflx" || kind == "prflx") && ip == wan_ip,
+            "{}: local {kind} {addr} should be reflexive on {wan_ip}\n{}",
+            side.name,
+            run.describe()
+        );
+    }
+    eprintln!(
+        "{} connected at {:.3}s: local {} remote {} rtt_ms {}",
+        side.name,
+        at.as_secs_f64(),
+        c["local"],
+        c["remote"],
+        c["rtt_ms"]
+    );
+    c
+}
+
+fn assert_direct(nats: [Nat; 2]) {
+    let (lab, run) = run_cell(nats, CONNECT_TIMEOUT_S);
+    assert!(
+        run.a.succeeded() && run.b.succeeded(),
+        "{nats:?}: both must exit 0\n{}",
+        run.describe()
+    );
+    let sides = [&run.a, &run.b];
+    let mut connected = Vec::new();
+    for i in 0..2 {
+        let s = &lab.sides[i];
+        connected.push(check_side(sides[i], nats[i], s.client_ip, s.wan_ip, &run));
+    }
+    for (side, text) in [(&run.a, "pong from B"), (&run.b, "ping from A")] {
+        assert!(
+            side.lines_of("data").iter().any(|(_, v)| v["text"] == text),
+            "{} never printed {text:?}\n{}",
+            side.name,
+            run.describe()
+        );
+    }
+    // Each side's local address is what the other sees as remote.
+    assert_eq!(
+        endpoint(&connected[0], "local").1,
+        endpoint(&connected[1], "remote").1,
+        "{}",
+        run.describe()
+    );
+    assert_eq!(
+        endpoint(&connected[1], "local").1,
+        endpoint(&connected[0], "remote").1,
+        "{}",
+        run.describe()
+    );
+}
+
+fn assert_fails(nats: [Nat; 2]) {
+    let (_lab, run) = run_cell(nats, FAIL_TIMEOUT_S);
+    let limit = Duration::from_secs(FAIL_TIMEOUT_S + 5);
+    for side in [&run.a, &run.b] {
+        assert!(
+            side.status.is_some_and(|s| s.code() == Some(1)),
+            "{}: must exit 1 by itself\n{}",
+            side.name,
+            run.describe()
+        );
+        assert!(side.exited_at.unwrap() < limit, "{}", run.describe());
+        assert!(side.lines_of("connected").is_empty(), "{}", run.describe());
+        let last = side.stderr.lines().last().unwrap_or_default();
+        assert!(
+            last.starts_with("pinhole: ")
+                && (last.contains("ICE failed") || last.contains("timed out")),
+            "{}: reason {last:?}\n{}",
+            side.name,
+            run.describe()
+        );
+        eprintln!(
+            "{} exited at {:?}: {last}",
+            side.name,
+            side.exited_at.unwrap()
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs root and nftables: run via scripts/test.sh"]
+fn port_restricted_to_port_restricted_is_direct() {
+    assert_direct([Nat::PortRestricted, Nat::PortRestricted]);
+}
+
+#[test]
+#[ignore = "needs root and nftables: run via scripts/test.sh"]
+fn full_cone_to_symmetric_is_direct() {
+    assert_direct([Nat::FullCone, Nat::Symmetric]);
+}
+
+#[test]
+#[ignore = "needs root and nftables: run via scripts/test.sh"]
+fn address_restricted_to_address_restricted_is_direct() {
+    assert_direct([Nat::AddressRestricted, Nat::AddressRestricted]);
+}
+
+#[test]
+#[ignore = "needs root and nftables: run via scripts/test.sh"]
+fn no_nat_to_port_restricted_is_direct() {
+    assert_direct([Nat::None, Nat::PortRestricted]);
+}
+
+#[test]
+#[ignore = "needs root and nftables: run via scripts/test.sh"]
+fn symmetric_to_symmetric_fails_without_relay() {
+    assert_fails([Nat::Symmetric, Nat::Symmetric]);
+}
+
+#[test]
+#[ignore = "needs root and nftables: run via scripts/test.sh"]
+fn symmetric_to_port_restricted_fails_without_relay() {
+    assert_fails([Nat::Symmetric, Nat::PortRestricted]);
+}
