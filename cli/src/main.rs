@@ -2,6 +2,8 @@
 //! are stable interfaces (see DESIGN.md); diagnostics go to stderr only.
 
 mod args;
+mod connect;
+mod demo;
 mod netcheck;
 mod stun_server;
 
@@ -12,12 +14,22 @@ const USAGE: &str = "\
 pinhole — NAT traversal engine
 
 USAGE:
+  pinhole demo
+      Run the ICE NAT matrix in netsim (a simulated Internet: no servers, no root, no
+      network) and print per cell direct/relay/failed, candidate types, time to connect.
   pinhole netcheck [--stun HOST:PORT] [--json] [--lifetime] [--timeout SECONDS]
       Learn this host's public address and its NAT's mapping and filtering behaviour
       (RFC 5780). Without --stun, checks against an embedded server on loopback.
   pinhole stun-server --bind IP:PORT [--alt IP:PORT]
       Answer STUN Binding requests; with --alt (a second IP and port) also RFC 5780
       behaviour discovery (CHANGE-REQUEST, OTHER-ADDRESS, RESPONSE-ORIGIN).
+  pinhole connect (--controlling|--controlled) [--stun HOST:PORT]... [--host-only]
+                  [--bind IP] [--send TEXT]... [--expect TEXT]... [--timeout SECONDS]
+                  [--linger SECONDS]
+      Connect to a peer with ICE, signaling through JSON lines on stdin/stdout
+      (credentials, candidate, end-of-candidates); then send each --send text as one
+      datagram, print received ones as data lines, and exit 0 once every --expect
+      text arrived (after --linger, default 1 s). --timeout defaults to 30 s.
 
 Set RUST_LOG=debug for diagnostics on stderr.
 ";
@@ -31,6 +43,8 @@ fn main() -> ExitCode {
         Err(e) => return fail(&e),
     };
     let result = match command.as_deref() {
+        Some("connect") => connect::run(args),
+        Some("demo") => demo::run(),
         Some("netcheck") => netcheck::run(args),
         Some("stun-server") => stun_server::run(args),
         Some("help") | Some("--help") | Some("-h") | None => {

@@ -1,0 +1,225 @@
+//! ICE scenarios in netsim: two Pinhole agents behind chosen NATs, a STUN
+//! server in the core, an application signaling channel, and the measured
+//! time to connected beside the lower bound a perfect agent could reach.
+//!
+//! Topology (see [`bound`]): each peer's access link is 50 ms one way to the
+//! core, where the STUN server sits (STUN round trip 100 ms, peer round trip
+//! 200 ms); the signaling channel ([`signaling`]) takes 25 ms one way.
+//! Alice is the controlling agent (rows of the matrix), Bob the controlled
+//! one (columns).
+//!
+//! **Time to connected** is the virtual time from the start (both agents
+//! created, credentials sent) to the controlling agent's first selected
+//! pair: from then on it sends data on a checked path, which is what the
+//! bound in [`bound`] is about. The controlled side's time (it selects when
+//! the nomination arrives, half a round trip later) is reported too.
+//!
+//! Used by `tests/ice_matrix.rs` and by `pinhole demo`.
+
+pub mod bound;
+pub mod roam;
+mod session;
+pub mod signaling;
+pub mod table;
+
+pub use session::{Session, Topology, ICE_PORT, STUN_SERVER};
+pub use signaling::SignalingLoss;
+
+use bound::{class, lower_bound, lower_bound_rtt, Filter, NatClass};
+use pinhole::ice::{CandidateType, IceEvent, PathKind};
+use std::time::Duration;
+
+/// The TURN hook. Cells where RFC 4787 behaviour allows no direct path need
+/// a relay; while the scenarios give the agents no TURN server they end
+/// `Failed` with a reason. ICE can now gather relay candidates (core/src/turn,
+/// core/src/ice/relay.rs) and netsim has a TURN server model
+/// (tests/netsim/src/turn_server): put that server in the core and give the
+/// agents its address in [`Session::start`], then set this to `true`; the
+/// matrix then expects `Path::Relay` on those cells.
+pub const RELAY_CANDIDATES: bool = false;
+
+/// How the run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Path {
+    Direct,
+    Relay,
+    Failed(String),
+}
+
+/// What a scenario measured.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub name: String,
+    /// Controlling side's first selected pair (since start).
+    pub connected_at: Option<Duration>,
+    /// Controlled side's first selected pair.
+    pub peer_connected_at: Option<Duration>,
+    pub path: Path,
+    /// Candidate types of the controlling side's selected pair (local, remote).
+    pub local: Option<CandidateType>,
+    pub remote: Option<CandidateType>,
+    /// The perfect agent's time to connected; `None`: no direct path.
+    pub lower_bound: Option<Duration>,
+    /// When the controlling agent reported `Failed`.
+    pub failed_at: Option<Duration>,
+}
+
+impl Outcome {
+    /// `direct srflx/prflx 325 ms`, `failed: needs relay`.
+    pub fn cell(&self) -> String {
+        let types = match (self.local, self.remote) {
+            (Some(l), Some(r)) => format!("{}/{}", l.as_str(), r.as_str()),
+            _ => "?".into(),
+        };
+        let ms = self.connected_at.map_or(0, |d| d.as_millis());
+        match &self.path {
+            Path::Direct => format!("direct {types} {ms} ms"),
+            Path::Relay => format!("relay {types} {ms} ms"),
+            Path::Failed(r) if r.contains("UDP") => "failed: UDP blocked".into(),
+            Path::Failed(_) => "failed: needs relay".into(),
+        }
+    }
+}
+
+/// One run.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub topology: Topology,
+    pub seed: u64,
+    /// Loss and duplication of signaling lines (the app resends every 100 ms).
+    pub signaling: SignalingLoss,
+    /// Packet loss on each access link, both directions.
+    pub access_loss: f64,
+    /// false: RFC 8445 defaults without trickle — gather everything, send
+    /// all candidates in one message when gathering completes, then check
+    /// at Ta = 50 ms.
+    pub trickle: bool,
+    /// Give up after this much virtual time (default 15 s: a cell without a
+    /// direct path fails when the last check times out, ~9 s).
+    pub deadline: Duration,
+}
+
+impl Scenario {
+    pub fn new(topology: Topology) -> Self {
+        Scenario {
+            topology,
+            seed: 1,
+            signaling: SignalingLoss::default(),
+            access_loss: 0.0,
+            trickle: true,
+            deadline: Duration::from_secs(15),
+        }
+    }
+
+    pub fn pair(a: crate::Preset, b: crate::Preset) -> Self {
+        Self::new(Topology::Pair(a, b))
+    }
+
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    pub fn signaling_loss(mut self, loss: f64, duplicate: f64) -> Self {
+        self.signaling = SignalingLoss { loss, duplicate };
+        self
+    }
+
+    pub fn access_loss(mut self, loss: f64) -> Self {
+        self.access_loss = loss;
+        self
+    }
+
+    pub fn non_trickle(mut self) -> Self {
+        self.trickle = false;
+        self
+    }
+
+    /// The perfect agent's time to connected (see [`bound`]).
+    pub fn lower_bound(&self) -> Option<Duration> {
+        let apdf = NatClass::Eim(Filter::Apd);
+        match self.topology {
+            Topology::Pair(a, b) => lower_bound(a, b),
+            Topology::SameLan => Some(signaling::SIGNALING_DELAY),
+            Topology::SharedNat { hairpinning: true } => {
+                lower_bound_rtt(apdf, apdf, Duration::ZERO)
+            }
+            Topology::SharedNat { hairpinning: false } => None,
+        }
+    }
+
+    /// Whether RFC 4787 behaviour allows a direct path here.
+    pub fn direct_possible(&self) -> bool {
+        self.lower_bound().is_some()
+    }
+
+    /// Whether a side has no UDP at all.
+    pub fn udp_blocked(&self) -> bool {
+        matches!(self.topology, Topology::Pair(a, b)
+            if class(a) == NatClass::NoUdp || class(b) == NatClass::NoUdp)
+    }
+
+    /// Runs until both agents selected a pair (plus 500 ms to settle), the
+    /// controlling one failed, or the deadline.
+    pub fn run(&self) -> Outcome {
+        let mut s = Session::start(
+            self.topology,
+            self.seed,
+            self.access_loss,
+            self.signaling,
+            self.trickle,
+        );
+        let deadline = s.start + self.deadline;
+        s.run(deadline, |s| {
+            (s.ep(0).connected_at().is_some() && s.ep(1).connected_at().is_some())
+                || s.ep(0).failed_at().is_some()
+        });
+        if s.ep(0).failed_at().is_none() {
+            let settle = s.net.now() + Duration::from_millis(500);
+            s.run(settle.min(deadline), |_| false);
+        }
+        let (a, b) = (s.ep(0), s.ep(1));
+        let sel = a.selected();
+        let path = match &sel {
+            Some(p) if p.path == PathKind::Relay => Path::Relay,
+            Some(_) => Path::Direct,
+            None => Path::Failed(failure_reason(&s)),
+        };
+        Outcome {
+            name: self.topology.name(),
+            connected_at: a.connected_at(),
+            peer_connected_at: b.connected_at(),
+            path,
+            local: sel.as_ref().map(|p| p.local.kind),
+            remote: sel.as_ref().map(|p| p.remote.kind),
+            lower_bound: self.lower_bound(),
+            failed_at: a.failed_at(),
+        }
+    }
+}
+
+/// Why no pair was selected, from what the agents observed.
+fn failure_reason(s: &Session) -> String {
+    let names = ["alice", "bob"];
+    for (i, name) in names.iter().enumerate() {
+        let srflx = s.ep(i).events.iter().any(|(_, e)| {
+            matches!(e, IceEvent::LocalCandidate(c) if c.kind == CandidateType::ServerReflexive)
+        });
+        let public = s.ep(i).sockets().iter().any(|a| match a.ip() {
+            std::net::IpAddr::V4(v4) => {
+                let o = v4.octets();
+                !(v4.is_private() || (o[0] == 100 && (o[1] & 0xc0) == 64))
+            }
+            std::net::IpAddr::V6(_) => true,
+        });
+        if !srflx && !public {
+            return format!(
+                "{name}: no server-reflexive candidate, UDP to the STUN server is blocked; \
+                 needs a relay (TURN over TCP/TLS); no TURN server in this scenario"
+            );
+        }
+    }
+    "needs relay: NAT filtering dropped every connectivity check (no direct path per \
+     RFC 4787); no TURN server in this scenario"
+        .into()
+}

@@ -1,0 +1,246 @@
+//! Two ICE agents in one simulated Internet, wired through the signaling
+//! channel, driven on the virtual clock: the machinery shared by
+//! [`super::Scenario::run`] and the network-change scenario.
+
+use super::bound::ACCESS;
+use super::signaling::{Channel, SignalingLoss};
+use crate::endpoint::{EndpointId, HostId};
+use crate::firewall::Firewall;
+use crate::ice_endpoint::{IceEndpoint, Signal};
+use crate::link::{LinkConfig, LinkSpec};
+use crate::nat::NatConfig;
+use crate::pinhole_endpoints::StunServerEndpoint;
+use crate::presets::{self, Layer, Preset};
+use crate::topology::{Internet, Peer};
+use pinhole::ice::IceConfig;
+use pinhole::stun::server::ServerConfig;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+/// The STUN server in the core.
+pub const STUN_SERVER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), 3478);
+/// The port each agent uses on every address of its host.
+pub const ICE_PORT: u16 = 5000;
+
+/// Where the two peers are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Topology {
+    /// Alice (controlling) behind the first preset, Bob behind the second,
+    /// each over its own 50 ms access link.
+    Pair(Preset, Preset),
+    /// Both on one LAN behind one port-restricted NAT.
+    SameLan,
+    /// Each behind its own home router (port-restricted cone), both behind
+    /// one shared carrier NAT with hairpinning on or off.
+    SharedNat { hairpinning: bool },
+}
+
+impl Topology {
+    /// A short name for tables and test output.
+    pub fn name(&self) -> String {
+        match self {
+            Topology::Pair(a, b) => format!("{} x {}", a.name(), b.name()),
+            Topology::SameLan => "same LAN".into(),
+            Topology::SharedNat { hairpinning: true } => "one NAT, hairpinning".into(),
+            Topology::SharedNat { hairpinning: false } => "one NAT, no hairpinning".into(),
+        }
+    }
+}
+
+/// The running pair.
+pub struct Session {
+    pub net: Internet,
+    pub alice: Peer,
+    pub bob: Peer,
+    pub eps: [EndpointId<IceEndpoint>; 2],
+    pub channel: Channel,
+    pub start: Instant,
+    /// false: RFC 8445 without trickle (everything in one message once
+    /// gathering completes).
+    trickle: bool,
+    held: [Vec<Signal>; 2],
+}
+
+fn access(loss: f64) -> LinkSpec {
+    LinkSpec::symmetric(LinkConfig::latency(ACCESS).with_loss(loss))
+}
+
+fn build(net: &mut Internet, topo: Topology, loss: f64) -> (Peer, Peer) {
+    match topo {
+        Topology::Pair(a, b) => (
+            net.peer_with_link("alice", a, access(loss)),
+            net.peer_with_link("bob", b, access(loss)),
+        ),
+        Topology::SameLan => {
+            let alice = net.peer_with_link("alice", Preset::PortRestrictedCone, access(loss));
+            let bob = net.neighbour("bob", &alice);
+            (alice, bob)
+        }
+        Topology::SharedNat { hairpinning } => {
+            let shared = Layer {
+                name: "shared",
+                nat: NatConfig {
+                    hairpinning,
+                    ..presets::carrier_cgnat(Duration::from_secs(60))
+                },
+                firewall: Firewall::open(),
+                carrier: true,
+            };
+            let home = Layer {
+                name: "nat",
+                nat: presets::port_restricted_cone(),
+                firewall: Firewall::open(),
+                carrier: false,
+            };
+            let alice = net.peer_with_layers("alice", vec![shared, home], access(loss));
+            let outer = alice.outer_nat().expect("two layers");
+            let carrier = net.sim.gateways[outer.0].inside;
+            let wan = net.alloc_on(carrier);
+            let (g, lan) = net.sim.add_gateway(
+                "bob-nat",
+                carrier,
+                &[wan],
+                LinkSpec::default(),
+                presets::port_restricted_cone(),
+                Firewall::open(),
+            );
+            let addr: IpAddr = Ipv4Addr::new(10, 200, 0, 2).into();
+            let host = net.sim.add_host("bob");
+            net.sim
+                .add_interface(host, lan, &[addr], LinkSpec::default());
+            let bob = Peer {
+                host,
+                addr,
+                nats: vec![g, outer],
+                lan,
+            };
+            (alice, bob)
+        }
+    }
+}
+
+impl Session {
+    /// Builds the topology and the STUN server, starts both agents
+    /// (credentials and options go out on the signaling channel first, then
+    /// the agents gather).
+    pub fn start(
+        topo: Topology,
+        seed: u64,
+        access_loss: f64,
+        signaling: SignalingLoss,
+        trickle: bool,
+    ) -> Session {
+        let mut net = Internet::new(seed);
+        let stun = net.server("stun", &[STUN_SERVER.ip()]);
+        let server = StunServerEndpoint::new(ServerConfig::new(STUN_SERVER)).expect("valid");
+        net.attach(stun, server);
+        let (alice, bob) = build(&mut net, topo, access_loss);
+        let start = net.now();
+        let mut channel = Channel::new(signaling, seed);
+        let mut held: [Vec<Signal>; 2] = [Vec::new(), Vec::new()];
+        let mut eps = Vec::new();
+        for (i, host) in [alice.host, bob.host].into_iter().enumerate() {
+            let config = IceConfig {
+                controlling: i == 0,
+                stun_servers: vec![STUN_SERVER],
+                ..IceConfig::default()
+            };
+            let ep = IceEndpoint::new(start, config, net.fork_rng(), ICE_PORT);
+            let hello = vec![
+                Signal::Credentials(ep.agent().local_credentials().clone()),
+                Signal::Options(ep.agent().local_ice_options()),
+            ];
+            if trickle {
+                for s in hello {
+                    channel.send(start, i, vec![s]);
+                }
+            } else {
+                held[i] = hello;
+            }
+            eps.push(net.attach_on_ports(host, &[ICE_PORT], ep));
+        }
+        let mut s = Session {
+            net,
+            alice,
+            bob,
+            eps: [eps[0], eps[1]],
+            channel,
+            start,
+            trickle,
+            held,
+        };
+        s.collect_signals();
+        s
+    }
+
+    /// Agent `i`'s endpoint.
+    pub fn ep(&self, i: usize) -> &IceEndpoint {
+        self.net.endpoint(self.eps[i])
+    }
+
+    /// Mutable access to agent `i`'s endpoint.
+    pub fn ep_mut(&mut self, i: usize) -> &mut IceEndpoint {
+        self.net.endpoint_mut(self.eps[i])
+    }
+
+    /// The hosts, Alice's first.
+    pub fn hosts(&self) -> [HostId; 2] {
+        [self.alice.host, self.bob.host]
+    }
+
+    /// Virtual time since the agents started.
+    pub fn elapsed(&self) -> Duration {
+        self.net.now() - self.start
+    }
+
+    /// Moves what the agents want signaled onto the channel (trickle), or
+    /// holds it until end-of-candidates (non-trickle: one message).
+    fn collect_signals(&mut self) {
+        for i in 0..2 {
+            for (at, s) in self.ep_mut(i).take_signals() {
+                if self.trickle {
+                    self.channel.send(at, i, vec![s]);
+                } else {
+                    let end = s == Signal::EndOfCandidates;
+                    self.held[i].push(s);
+                    if end {
+                        let batch = std::mem::take(&mut self.held[i]);
+                        self.channel.send(at, i, batch);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs until `stop` holds (checked after every instant) or `until`.
+    /// Returns whether `stop` held.
+    pub fn run(&mut self, until: Instant, mut stop: impl FnMut(&mut Session) -> bool) -> bool {
+        loop {
+            self.collect_signals();
+            if stop(self) {
+                return true;
+            }
+            let next = match (self.net.next_event_time(), self.channel.next_time()) {
+                (Some(a), Some(b)) => a.min(b),
+                (a, b) => match a.or(b) {
+                    Some(t) => t,
+                    None => return false,
+                },
+            };
+            if next > until {
+                self.net.run_until(until);
+                self.collect_signals();
+                return stop(self);
+            }
+            self.net.run_until(next);
+            self.collect_signals();
+            let now = self.net.now();
+            for d in self.channel.poll(now) {
+                let id = self.eps[d.to];
+                for line in &d.lines {
+                    self.net.endpoint_mut(id).signal(now, line);
+                }
+            }
+        }
+    }
+}

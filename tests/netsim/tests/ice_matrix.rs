@@ -1,0 +1,230 @@
+//! The ICE NAT matrix: Pinhole's agent (Alice controlling, Bob controlled)
+//! behind every pair of presets, plus one LAN, one shared NAT with and
+//! without hairpinning, and UDP blocked; the whole matrix again with 30%
+//! signaling loss and duplication, and with 5% loss on the access links.
+//!
+//! Truth table (RFC 4787; see `scenario::bound` for the classes and the
+//! lower bound): a direct path exists unless both sides drop the other's
+//! first check — symmetric ↔ symmetric, and symmetric ↔ any EIM + APDF NAT
+//! (port-restricted cone, carrier CGNAT, double NAT) — or a side has no UDP.
+//! Those cells need a relay: `Failed` with a reason until ICE gathers relay
+//! candidates (`scenario::RELAY_CANDIDATES`), `Relay` after.
+//!
+//! Bounds asserted on direct cells (time to connected = the controlling
+//! side's first selected pair):
+//! - clean: measured ≤ lower bound + one pacing interval (50 ms);
+//! - 30% signaling loss + duplication: ≤ lower bound + 50 ms + 400 ms (a
+//!   lost line costs a 100 ms resend; up to four in a row on the lines
+//!   that matter);
+//! - 5% access-link loss: ≤ lower bound + 50 ms + 1250 ms (a lost STUN
+//!   request or check costs its retransmission: 250 ms, then 500 ms, plus
+//!   the half round trip a triggered check adds).
+//!
+//! `cargo test -p pinhole-netsim --test ice_matrix -- --nocapture print_`
+//! prints the tables.
+
+use pinhole_netsim::scenario::table::{self, Variant};
+use pinhole_netsim::scenario::{roam, Outcome, Path, Scenario, Topology, RELAY_CANDIDATES};
+use pinhole_netsim::Preset;
+use std::time::Duration;
+
+const PACING: Duration = Duration::from_millis(50);
+
+fn slack(v: Variant) -> Duration {
+    PACING
+        + match v {
+            Variant::Clean | Variant::NonTrickle => Duration::ZERO,
+            Variant::SignalingLoss => Duration::from_millis(400),
+            Variant::AccessLoss => Duration::from_millis(1250),
+        }
+}
+
+fn check(topology: Topology, v: Variant, seed: u64) -> Outcome {
+    let sc = table::scenario(topology, v, seed);
+    let o = sc.run();
+    let name = format!("{} ({v:?})", o.name);
+    match sc.lower_bound() {
+        Some(bound) => {
+            assert_eq!(o.path, Path::Direct, "{name}: expected direct, got {o:?}");
+            let t = o.connected_at.expect("direct cells connect");
+            assert!(
+                t <= bound + slack(v),
+                "{name}: connected at {t:?}, lower bound {bound:?} + {:?}",
+                slack(v)
+            );
+        }
+        None if RELAY_CANDIDATES => {
+            assert_eq!(o.path, Path::Relay, "{name}: expected relay, got {o:?}")
+        }
+        None => match &o.path {
+            Path::Failed(reason) => {
+                assert!(
+                    reason.contains("relay"),
+                    "{name}: unclear reason {reason:?}"
+                );
+                if sc.udp_blocked() {
+                    assert!(reason.contains("UDP"), "{name}: {reason}");
+                }
+                assert!(
+                    o.failed_at.is_some(),
+                    "{name}: the agent must report Failed"
+                );
+            }
+            p => panic!("{name}: no direct path exists, yet {p:?} ({o:?})"),
+        },
+    }
+    o
+}
+
+fn p(name: &str) -> Preset {
+    match name {
+        "open" => Preset::Open,
+        "full" => Preset::FullCone,
+        "restricted" => Preset::RestrictedCone,
+        "port" => Preset::PortRestrictedCone,
+        "sym" => Preset::Symmetric,
+        "cgnat" => Preset::CarrierCgnat(Duration::from_secs(60)),
+        "double" => Preset::DoubleNat,
+        _ => unreachable!(),
+    }
+}
+
+macro_rules! row {
+    ($a:ident: $($b:ident),*) => {
+        mod $a {
+            use super::*;
+            $(
+                mod $b {
+                    use super::*;
+                    fn cell() -> Topology {
+                        Topology::Pair(p(stringify!($a)), p(stringify!($b)))
+                    }
+                    #[test]
+                    fn clean() {
+                        check(cell(), Variant::Clean, 1);
+                    }
+                    #[test]
+                    fn signaling_loss() {
+                        check(cell(), Variant::SignalingLoss, 2);
+                    }
+                    #[test]
+                    fn access_loss() {
+                        check(cell(), Variant::AccessLoss, 3);
+                    }
+                }
+            )*
+        }
+    };
+}
+
+row!(open: open, full, restricted, port, sym, cgnat, double);
+row!(full: open, full, restricted, port, sym, cgnat, double);
+row!(restricted: open, full, restricted, port, sym, cgnat, double);
+row!(port: open, full, restricted, port, sym, cgnat, double);
+row!(sym: open, full, restricted, port, sym, cgnat, double);
+row!(cgnat: open, full, restricted, port, sym, cgnat, double);
+row!(double: open, full, restricted, port, sym, cgnat, double);
+
+#[test]
+fn same_lan_connects_host_to_host() {
+    let o = check(Topology::SameLan, Variant::Clean, 1);
+    assert_eq!(o.cell(), "direct host/host 25 ms");
+}
+
+#[test]
+fn shared_nat_with_hairpinning_is_direct() {
+    let o = check(Topology::SharedNat { hairpinning: true }, Variant::Clean, 1);
+    assert_eq!(o.path, Path::Direct);
+}
+
+#[test]
+fn shared_nat_without_hairpinning_needs_relay() {
+    check(
+        Topology::SharedNat { hairpinning: false },
+        Variant::Clean,
+        1,
+    );
+}
+
+#[test]
+fn udp_blocked_fails_with_a_clear_reason() {
+    let o = check(
+        Topology::Pair(Preset::UdpBlocked, Preset::Open),
+        Variant::Clean,
+        1,
+    );
+    assert_eq!(o.cell(), "failed: UDP blocked");
+}
+
+#[test]
+fn symmetric_sequential_behaves_like_symmetric() {
+    let o = Scenario::pair(Preset::SymmetricSequential, Preset::PortRestrictedCone).run();
+    assert!(matches!(o.path, Path::Failed(_)), "{o:?}");
+    check(
+        Topology::Pair(Preset::SymmetricSequential, Preset::FullCone),
+        Variant::Clean,
+        1,
+    );
+}
+
+#[test]
+fn runs_are_deterministic() {
+    let sc = Scenario::pair(Preset::Symmetric, Preset::RestrictedCone).access_loss(0.05);
+    let (a, b) = (sc.run(), sc.run());
+    assert_eq!(format!("{a:?}"), format!("{b:?}"));
+}
+
+/// The roaming side's data reaches the peer within one peer round trip plus
+/// the signaling delay after its new server-reflexive candidate arrived (the
+/// target). The other direction follows half a round trip later: the
+/// controlled peer switches when the renomination arrives (RFC 8445: it uses
+/// a pair once its own triggered check on it succeeded or it is nominated).
+#[test]
+fn network_change_flows_again_within_a_round_trip_of_new_candidates() {
+    let cgnat = Preset::CarrierCgnat(Duration::from_secs(60));
+    for (bob, seed) in [
+        (Preset::FullCone, 1),
+        (Preset::PortRestrictedCone, 2),
+        (cgnat, 3),
+    ] {
+        let o = roam::run_roam(seed, Preset::PortRestrictedCone, bob, cgnat);
+        println!(
+            "network change, bob {}: {o:?} flowing {:?} target {:?}",
+            bob.name(),
+            o.flowing_at(),
+            o.target()
+        );
+        let target = o.target().expect("new candidates signaled");
+        let to_bob = o.bob_receives_at.expect("alice's data flows again");
+        let both = o.flowing_at().expect("data flows again both ways");
+        assert!(
+            to_bob <= target,
+            "bob {}: alice's data at {to_bob:?}, target {target:?}",
+            bob.name()
+        );
+        assert!(
+            both <= target + Duration::from_millis(100),
+            "bob {}: both ways at {both:?}, target {target:?} + half a round trip",
+            bob.name()
+        );
+    }
+}
+
+#[test]
+fn print_tables() {
+    let started = std::time::Instant::now();
+    let clean = table::run_matrix(Variant::Clean);
+    let rfc = table::run_matrix(Variant::NonTrickle);
+    println!("{}", table::format_matrix(&clean));
+    println!(
+        "{}",
+        table::format_comparison(&table::comparison_rows(&clean, &rfc))
+    );
+    for v in [Variant::SignalingLoss, Variant::AccessLoss] {
+        println!("{v:?}\n{}", table::format_matrix(&table::run_matrix(v)));
+    }
+    println!(
+        "wall time for 4 x 49 cells + extras: {:?}",
+        started.elapsed()
+    );
+}
