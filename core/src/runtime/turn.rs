@@ -5,7 +5,7 @@
 //! session then sends through the relay (`send_to`), receives what peers send (`recv`)
 //! and deletes the allocation on `close` (or, best effort, on drop).
 
-mod conn;
+pub(super) mod conn;
 mod url;
 
 use std::collections::BTreeMap;
@@ -57,7 +57,12 @@ impl Default for TurnOptions {
 }
 
 enum Command {
-    Send(SocketAddr, Vec<u8>, oneshot::Sender<Result<(), TurnError>>),
+    /// Data to relay; the reply is only asked for when the client may refuse it.
+    Send(
+        SocketAddr,
+        Vec<u8>,
+        Option<oneshot::Sender<Result<(), TurnError>>>,
+    ),
     Permission(IpAddr, oneshot::Sender<Result<(), TurnError>>),
     Channel(SocketAddr, oneshot::Sender<Result<u16, TurnError>>),
     Stats(oneshot::Sender<TurnStats>),
@@ -203,9 +208,27 @@ impl TurnSession {
 
     /// Relays one datagram to `peer` (ChannelData once a channel is bound, else a Send
     /// indication; the permission is created on first use).
+    ///
+    /// Returns once the driver has the datagram, without waiting for it to act on it (a
+    /// round trip per datagram capped the rate at which one task could send and receive):
+    /// the refusals the client could make are checked here first, and a datagram still in
+    /// the queue when the allocation fails is lost, as on a UDP socket.
     pub async fn send_to(&self, peer: SocketAddr, bytes: &[u8]) -> Result<(), TurnError> {
+        if self.relayed.is_ipv4() != peer.is_ipv4() {
+            return Err(TurnError::PeerFamilyMismatch {
+                peer,
+                relayed: self.relayed,
+            });
+        }
         let bytes = bytes.to_vec();
-        self.call(|tx| Command::Send(peer, bytes, tx)).await?
+        // Above this a Send indication (no channel yet) no longer fits: let the client say.
+        if bytes.len() > SEND_UNCHECKED_MAX {
+            return self.call(|tx| Command::Send(peer, bytes, Some(tx))).await?;
+        }
+        self.commands
+            .send(Command::Send(peer, bytes, None))
+            .await
+            .map_err(|_| self.gone())
     }
 
     /// The next datagram a peer sent through the relay; `Err` once the allocation is gone.
@@ -229,6 +252,15 @@ impl TurnSession {
         }
     }
 }
+
+/// The largest datagram `send_to` hands over without waiting for the client's verdict:
+/// anything up to here fits a ChannelData message and a Send indication alike.
+const SEND_UNCHECKED_MAX: usize = u16::MAX as usize - 64;
+
+/// Commands or datagrams handled per wake-up before timers and transmits get a turn.
+const BATCH: usize = 64;
+/// Where the driver's timer rests while the client wants no timeout.
+const IDLE: Duration = Duration::from_secs(3600);
 
 fn closed(server: SocketAddr) -> TurnError {
     TurnError::ConnectionClosed {
@@ -259,6 +291,9 @@ impl Driver {
     async fn run(mut self) {
         let mut buf = vec![0u8; 65_536 + 64];
         let mut dropped_session = false;
+        let sleep = tokio::time::sleep_until((Instant::now() + IDLE).into());
+        tokio::pin!(sleep);
+        let mut armed: Option<Instant> = None;
         loop {
             if !self.drain_events().await {
                 break;
@@ -269,23 +304,41 @@ impl Driver {
                     break;
                 }
             }
+            // One timer, re-armed only when the deadline moves (not one per datagram).
             let deadline = self.client.poll_timeout();
-            let sleep = async {
-                match deadline {
-                    Some(d) => tokio::time::sleep_until(d.into()).await,
-                    None => std::future::pending().await,
-                }
-            };
+            if deadline != armed {
+                armed = deadline;
+                let at = deadline.unwrap_or_else(|| Instant::now() + IDLE);
+                sleep.as_mut().reset(at.into());
+            }
             tokio::select! {
-                r = self.conn.recv(&mut buf) => self.on_recv(r, &buf),
+                r = self.conn.recv(&mut buf) => {
+                    self.on_recv(r, &buf);
+                    // Take what else already waits in the socket before the next turn.
+                    if let Conn::Udp(sock) = &self.conn {
+                        for _ in 1..BATCH {
+                            let Ok(n) = sock.try_recv(&mut buf) else { break };
+                            self.client.handle_input(Instant::now(), &buf[..n]);
+                        }
+                    }
+                }
                 cmd = self.commands.recv(), if !dropped_session => match cmd {
-                    Some(c) => self.on_command(c),
+                    Some(c) => {
+                        self.on_command(c);
+                        for _ in 1..BATCH {
+                            let Ok(c) = self.commands.try_recv() else { break };
+                            self.on_command(c);
+                        }
+                    }
                     None => {
                         dropped_session = true;
                         self.client.close(Instant::now());
                     }
                 },
-                _ = sleep => self.client.handle_timeout(Instant::now()),
+                _ = &mut sleep, if armed.is_some() => {
+                    armed = None;
+                    self.client.handle_timeout(Instant::now());
+                }
             }
         }
         self.conn.shutdown().await;
@@ -308,7 +361,14 @@ impl Driver {
         let now = Instant::now();
         match c {
             Command::Send(peer, bytes, tx) => {
-                let _ = tx.send(self.client.send_to(now, peer, &bytes));
+                let r = self.client.send_to(now, peer, &bytes);
+                match (tx, r) {
+                    (Some(tx), r) => {
+                        let _ = tx.send(r);
+                    }
+                    (None, Err(e)) => log::debug!("TURN: dropping data to {peer}: {e}"),
+                    (None, Ok(())) => {}
+                }
             }
             Command::Permission(ip, tx) => match self.client.create_permission(now, ip) {
                 Ok(()) if self.client.permission_installed(ip) => {
