@@ -18,17 +18,24 @@
 //!   linger comes on top. Without `--expect` the run succeeds once connected and the
 //!   `--send` texts are sent, after the linger. EOF on stdin is not an error.
 //! - Failure (`Failed` state, timeout) exits 1 with one line on stderr saying why.
+//! - TURN: `--turn URL` (repeatable, RFC 7065 `turn:`/`turns:`) needs `--turn-user` and
+//!   `--turn-pass` (the same for every server; REST-API credentials work as they are);
+//!   `--turn-ca PEM` adds trust anchors for `turns:`; `--relay-only` needs `--turn`. Each
+//!   relay that fails gets one stderr line; with `--relay-only`, once every relay failed
+//!   the run exits 1 at once with the last reason. `path` is `relay` when either
+//!   candidate of the selected pair is a relay candidate.
 
 use std::collections::HashSet;
 use std::io::{BufRead, Write};
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use pinhole::ice::{
-    Candidate, ConnectionState, Credentials, GatheringState, IceConfig, IceError, IceEvent,
-    PathKind, SelectedPair,
+    Candidate, CandidateType, ConnectionState, Credentials, GatheringState, IceConfig, IceError,
+    IceEvent, PathKind, SelectedPair, TransportPolicy,
 };
-use pinhole::runtime::{resolve_udp, IceSession, IceSessionOptions};
+use pinhole::runtime::{resolve_udp, IceSession, IceSessionOptions, IceTurnServer, TurnUrl};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
@@ -42,6 +49,11 @@ struct Options {
     expect: Vec<String>,
     timeout: Duration,
     linger: Duration,
+    turn: Vec<String>,
+    /// `--turn-user` and `--turn-pass`, present whenever `turn` is not empty.
+    turn_credentials: Option<(String, String)>,
+    turn_ca: Option<PathBuf>,
+    relay_only: bool,
 }
 
 fn parse_options(mut args: Args) -> Result<Options, String> {
@@ -54,6 +66,11 @@ fn parse_options(mut args: Args) -> Result<Options, String> {
     let expect: Vec<String> = args.values("expect")?;
     let timeout = seconds(&mut args, "timeout", 30.0)?;
     let linger = seconds(&mut args, "linger", 1.0)?;
+    let turn: Vec<String> = args.values("turn")?;
+    let turn_user: Option<String> = args.value("turn-user")?;
+    let turn_pass: Option<String> = args.value("turn-pass")?;
+    let turn_ca: Option<PathBuf> = args.value("turn-ca")?;
+    let relay_only = args.flag("relay-only")?;
     args.finish()?;
     if controlling == controlled {
         return Err(
@@ -68,6 +85,10 @@ fn parse_options(mut args: Args) -> Result<Options, String> {
     for text in &send {
         check_sendable(text)?;
     }
+    let turn_credentials = check_turn(&turn, turn_user, turn_pass, &turn_ca, relay_only)?;
+    if host_only && !turn.is_empty() {
+        return Err("--host-only and --turn contradict each other: drop one".into());
+    }
     Ok(Options {
         controlling,
         stun,
@@ -76,7 +97,42 @@ fn parse_options(mut args: Args) -> Result<Options, String> {
         expect,
         timeout,
         linger,
+        turn,
+        turn_credentials,
+        turn_ca,
+        relay_only,
     })
+}
+
+fn check_turn(
+    turn: &[String],
+    user: Option<String>,
+    pass: Option<String>,
+    ca: &Option<PathBuf>,
+    relay_only: bool,
+) -> Result<Option<(String, String)>, String> {
+    for url in turn {
+        url.parse::<TurnUrl>()
+            .map_err(|e| format!("--turn {url}: {e}"))?;
+    }
+    if turn.is_empty() {
+        if relay_only || user.is_some() || pass.is_some() || ca.is_some() {
+            return Err(
+                "--relay-only, --turn-user, --turn-pass and --turn-ca need at least one \
+                 --turn URL"
+                    .into(),
+            );
+        }
+        return Ok(None);
+    }
+    match (user, pass) {
+        (Some(u), Some(p)) => Ok(Some((u, p))),
+        _ => Err(
+            "--turn needs --turn-user and --turn-pass (TURN servers require \
+                  long-term credentials)"
+                .into(),
+        ),
+    }
 }
 
 fn seconds(args: &mut Args, name: &str, default: f64) -> Result<Duration, String> {
@@ -183,7 +239,9 @@ fn endpoint(c: &Candidate) -> String {
 fn connected_line(p: &SelectedPair) -> Value {
     json!({
         "type": "connected",
-        "path": match p.path { PathKind::Direct => "direct", PathKind::Relay => "relay" },
+        "path": if p.path == PathKind::Relay
+            || p.local.kind == CandidateType::Relayed
+            || p.remote.kind == CandidateType::Relayed { "relay" } else { "direct" },
         "local": endpoint(&p.local),
         "remote": endpoint(&p.remote),
         "rtt_ms": p.rtt.map(|d| (d.as_secs_f64() * 10_000.0).round() / 10.0),
@@ -228,14 +286,39 @@ async fn connect(
     let ice = IceConfig {
         controlling: options.controlling,
         stun_servers,
+        transport_policy: if options.relay_only {
+            TransportPolicy::Relay
+        } else {
+            TransportPolicy::All
+        },
         ..IceConfig::default()
+    };
+    let turn_ca_pem = match &options.turn_ca {
+        Some(path) => Some(
+            std::fs::read(path)
+                .map_err(|e| format!("--turn-ca {}: cannot read: {e}", path.display()))?,
+        ),
+        None => None,
+    };
+    let turn = match &options.turn_credentials {
+        Some((user, pass)) => options
+            .turn
+            .iter()
+            .map(|url| IceTurnServer {
+                url: url.clone(),
+                credentials: pinhole::stun::Credentials::new(user, pass),
+            })
+            .collect(),
+        None => Vec::new(),
     };
     let session = IceSession::start(IceSessionOptions {
         ice,
         bind: options.bind,
+        turn,
+        turn_ca_pem,
     })
     .await
-    .map_err(|e| format!("cannot open ICE sockets: {e}"))?;
+    .map_err(|e| format!("cannot start ICE: {e}"))?;
     log::debug!("connect: sockets {:?}", session.local_addresses());
     let creds = session.local_credentials().clone();
     emit(json!({"type": "credentials", "ufrag": creds.ufrag.as_str(), "pwd": creds.pwd.as_str()}));
@@ -390,6 +473,16 @@ impl Connect {
                 }
             }
             IceEvent::ConnectionStateChanged(s) => log::debug!("connect: state {s:?}"),
+            IceEvent::RelayFailed {
+                server,
+                transport,
+                error,
+            } => {
+                eprintln!("pinhole: TURN relay {server} over {transport} failed: {error}");
+                if self.options.relay_only && !self.connected && self.every_relay_failed().await {
+                    return Err(format!("--relay-only and no TURN relay is left: {error}"));
+                }
+            }
             IceEvent::Data { data, .. } => {
                 let text = String::from_utf8_lossy(&data).into_owned();
                 if self.connected {
@@ -401,6 +494,13 @@ impl Connect {
             other => log::debug!("connect: {other:?}"),
         }
         Ok(())
+    }
+
+    async fn every_relay_failed(&self) -> bool {
+        self.session
+            .relay_stats()
+            .await
+            .is_some_and(|r| r.iter().all(|r| r.error.is_some()))
     }
 
     fn on_data(&mut self, text: String) {
@@ -448,8 +548,8 @@ impl Connect {
                     s.state,
                     s.local_candidates,
                     s.pairs.len(),
-                    if what.starts_with("ICE failed") {
-                        " (these NATs need a TURN relay, which connect does not use yet)"
+                    if what.starts_with("ICE failed") && self.options.turn.is_empty() {
+                        " (these NATs may need a TURN relay: pass --turn)"
                     } else {
                         ""
                     }

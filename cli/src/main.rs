@@ -25,11 +25,14 @@ USAGE:
       behaviour discovery (CHANGE-REQUEST, OTHER-ADDRESS, RESPONSE-ORIGIN).
   pinhole connect (--controlling|--controlled) [--stun HOST:PORT]... [--host-only]
                   [--bind IP] [--send TEXT]... [--expect TEXT]... [--timeout SECONDS]
-                  [--linger SECONDS]
+                  [--linger SECONDS] [--turn URL]... [--turn-user U --turn-pass P]
+                  [--turn-ca PEM_FILE] [--relay-only]
       Connect to a peer with ICE, signaling through JSON lines on stdin/stdout
       (credentials, candidate, end-of-candidates); then send each --send text as one
       datagram, print received ones as data lines, and exit 0 once every --expect
       text arrived (after --linger, default 1 s). --timeout defaults to 30 s.
+      --turn takes turn:HOST[:PORT][?transport=udp|tcp] or turns:HOST[:PORT];
+      --turn-ca trusts that CA for turns:; --relay-only uses relay candidates only.
 
 Set RUST_LOG=debug for diagnostics on stderr.
 ";

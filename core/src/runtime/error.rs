@@ -30,5 +30,7 @@ pub enum RuntimeError {
     #[error(transparent)]
     Server(#[from] crate::stun::server::ServerError),
     #[error(transparent)]
+    Turn(#[from] crate::turn::TurnError),
+    #[error(transparent)]
     Transaction(#[from] crate::stun::transaction::TransactionError),
 }

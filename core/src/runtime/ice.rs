@@ -2,7 +2,8 @@
 //! receive task per socket, one task that owns the agent. It holds no protocol logic: it
 //! feeds datagrams (with the local address they arrived on), API calls and deadlines into
 //! the agent, sends each [`Transmit`](crate::ice::Transmit) from the socket it names, and
-//! forwards [`IceEvent`]s.
+//! forwards [`IceEvent`]s. TURN servers reached over TCP or TLS get one stream each
+//! (see [`relay_stream`](super::relay_stream)); UDP ones share the local sockets.
 //!
 //! ```text
 //! let mut s = IceSession::start(IceSessionOptions::default()).await?;
@@ -25,14 +26,18 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::interfaces::interface_addresses;
+use super::relay_stream::{resolve_servers, IceTurnServer, RelayStreams, StreamEvent};
 use super::RuntimeError;
 use crate::ice::{
     Candidate, Credentials, IceAgent, IceConfig, IceError, IceEvent, IceStats, Input, NetworkCost,
-    SelectedPair,
+    RelayStats, SelectedPair,
 };
 
 /// Largest datagram read.
 const MAX_DATAGRAM: usize = 65_535;
+
+/// Longest a closing session waits for its TURN streams to flush.
+const STREAM_CLOSE_LIMIT: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// How an [`IceSession`] finds its sockets.
 #[derive(Clone, Debug, Default)]
@@ -43,6 +48,10 @@ pub struct IceSessionOptions {
     /// offered as a host candidate. `None`: every address of every interface that is up,
     /// without loopback and (unless `ice.include_link_local`) link-local addresses.
     pub bind: Option<IpAddr>,
+    /// TURN servers, resolved at start and appended to `ice.turn_servers`.
+    pub turn: Vec<IceTurnServer>,
+    /// Extra trust anchors (PEM) for `turns:` servers, on top of the webpki roots.
+    pub turn_ca_pem: Option<Vec<u8>>,
 }
 
 enum Command {
@@ -51,6 +60,7 @@ enum Command {
     Restart,
     Selected(oneshot::Sender<Option<SelectedPair>>),
     Stats(oneshot::Sender<IceStats>),
+    Relays(oneshot::Sender<Vec<RelayStats>>),
     Close,
 }
 
@@ -67,6 +77,8 @@ impl IceSession {
     /// Binds the sockets, creates the agent and starts gathering.
     pub async fn start(options: IceSessionOptions) -> Result<IceSession, RuntimeError> {
         let mut config = options.ice;
+        let (relays, tls) = resolve_servers(&options.turn, options.turn_ca_pem.as_deref()).await?;
+        config.turn_servers.extend(relays);
         let ips = match options.bind {
             Some(ip) => {
                 if ip.is_loopback() {
@@ -127,13 +139,15 @@ impl IceSession {
         }
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+        let (stream_tx, stream_rx) = mpsc::unbounded_channel();
         let driver = Driver {
             agent,
             sockets,
             events: ev_tx,
+            streams: RelayStreams::new(tls, options.turn_ca_pem, stream_tx),
             _receivers: AbortOnDrop(receivers),
         };
-        let task = tokio::spawn(driver.run(dgram_rx, cmd_rx));
+        let task = tokio::spawn(driver.run(dgram_rx, cmd_rx, stream_rx));
         Ok(IceSession {
             commands: cmd_tx,
             events: ev_rx,
@@ -209,6 +223,14 @@ impl IceSession {
         rx.await.ok()
     }
 
+    /// Every relay's state (one per UDP TURN server and local socket, one per TCP/TLS
+    /// server); `None` once closed.
+    pub async fn relay_stats(&self) -> Option<Vec<RelayStats>> {
+        let (tx, rx) = oneshot::channel();
+        self.command(Command::Relays(tx)).ok()?;
+        rx.await.ok()
+    }
+
     /// Closes the agent; the event stream ends after `ConnectionStateChanged(Closed)`.
     pub fn close(&self) {
         let _ = self.command(Command::Close);
@@ -278,6 +300,7 @@ struct Driver {
     agent: IceAgent,
     sockets: HashMap<SocketAddr, Arc<UdpSocket>>,
     events: mpsc::UnboundedSender<IceEvent>,
+    streams: RelayStreams,
     _receivers: AbortOnDrop,
 }
 
@@ -286,6 +309,7 @@ impl Driver {
         mut self,
         mut datagrams: mpsc::Receiver<(SocketAddr, SocketAddr, Vec<u8>)>,
         mut commands: mpsc::UnboundedReceiver<Command>,
+        mut streams: mpsc::UnboundedReceiver<StreamEvent>,
     ) {
         loop {
             self.flush().await;
@@ -298,10 +322,21 @@ impl Driver {
                         Input::Receive { local, from, data: &data },
                     );
                 }
+                Some(event) = streams.recv() => match event {
+                    StreamEvent::Bytes(server, bytes) => {
+                        self.agent.handle_relay_stream_bytes(Instant::now(), server, &bytes);
+                    }
+                    StreamEvent::Closed(server, reason) => {
+                        self.streams.forget(server);
+                        self.agent.handle_relay_stream_closed(Instant::now(), server, &reason);
+                    }
+                },
                 command = commands.recv() => match command {
                     Some(Command::Close) | None => {
                         self.agent.close();
                         self.flush().await;
+                        // Deallocations go out on the streams before they shut down.
+                        self.streams.close(STREAM_CLOSE_LIMIT).await;
                         return;
                     }
                     Some(c) => self.apply(c),
@@ -327,6 +362,9 @@ impl Driver {
             Command::Stats(reply) => {
                 let _ = reply.send(self.agent.stats());
             }
+            Command::Relays(reply) => {
+                let _ = reply.send(self.agent.relay_stats());
+            }
             Command::Close => unreachable!("handled by run"),
         }
     }
@@ -342,6 +380,9 @@ impl Driver {
             if let Err(e) = socket.send_to(&t.bytes, t.to).await {
                 log::debug!("ice: send {} -> {}: {e}", t.from, t.to);
             }
+        }
+        while let Some(t) = self.agent.poll_relay_stream_transmit() {
+            self.streams.send(t);
         }
         while let Some(e) = self.agent.poll_event() {
             // Sockets are added one by one, so a batch may hold a `Complete` that a
