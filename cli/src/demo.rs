@@ -1,17 +1,18 @@
 //! `pinhole demo`: the ICE NAT matrix in netsim, a simulated Internet on a
 //! virtual clock — no servers, no root, no network. Prints, per cell, direct,
 //! relay or failed, the selected candidate types and the time to connected,
-//! then the comparison with RFC 8445's defaults without trickle.
+//! then the comparison with RFC 8445's defaults without trickle, and how
+//! many cells connected.
 
 use pinhole_netsim::scenario::table::{self, Variant};
 
 pub fn run() -> Result<(), String> {
     let started = std::time::Instant::now();
     let clean = table::run_matrix(Variant::Clean);
-    println!("ICE NAT matrix in netsim (virtual time; 50 ms access links, STUN RTT 100 ms,");
-    println!("peer RTT 200 ms, trickled signaling 25 ms one way). Rows: controlling peer,");
-    println!("columns: controlled peer. Cell: path, local/remote candidate types, time to");
-    println!("connected of the controlling peer.\n");
+    println!("ICE NAT matrix in netsim (virtual time; 50 ms access links, STUN and TURN RTT");
+    println!("100 ms, peer RTT 200 ms, trickled signaling 25 ms one way; TURN over UDP 3478");
+    println!("and TCP 443). Rows: controlling peer, columns: controlled peer. Cell: path,");
+    println!("local/remote candidate types, time to connected of the controlling peer.\n");
     print!("{}", table::format_matrix(&clean));
     println!();
     println!("Time to connected against the lower bound a perfect agent could reach, and");
@@ -19,18 +20,17 @@ pub fn run() -> Result<(), String> {
         "RFC 8445 defaults without trickle (gather everything, send it, check at Ta = 50 ms):\n"
     );
     let rfc = table::run_matrix(Variant::NonTrickle);
-    print!(
-        "{}",
-        table::format_comparison(&table::comparison_rows(&clean, &rfc))
-    );
+    let rows = table::comparison_rows(&clean, &rfc);
+    print!("{}", table::format_comparison(&rows));
     println!(
-        "\n\"failed: needs relay\": RFC 4787 behaviour allows no direct path there; the demo \
-         gives the agents no TURN server yet."
+        "\n\"relay\": RFC 4787 behaviour allows no direct path there (or UDP is blocked); the \
+         lower bound of those cells is the perfect agent's time through the TURN server."
     );
     println!(
         "Simulated {} scenarios in {:.2} s of wall time.",
         2 * clean.len() * clean.len() + 2 * table::extra_topologies().len(),
         started.elapsed().as_secs_f64()
     );
+    println!("{}", table::summary(rows.iter().map(|(t, _)| t)));
     Ok(())
 }

@@ -112,6 +112,24 @@ impl CheckList {
     /// A candidate identical to one already known (same transport address,
     /// transport and component) is not added again: its existing id is returned.
     pub fn add_remote(&mut self, remote: Candidate) -> Result<RemoteId, CheckListError> {
+        self.add_remote_paired(remote, None)
+    }
+
+    /// [`Self::add_remote`], but a new candidate is paired with `local` only
+    /// (a peer-reflexive remote learned from a check on one local candidate).
+    pub fn add_remote_for(
+        &mut self,
+        remote: Candidate,
+        local: LocalId,
+    ) -> Result<RemoteId, CheckListError> {
+        self.add_remote_paired(remote, Some(local))
+    }
+
+    fn add_remote_paired(
+        &mut self,
+        remote: Candidate,
+        only: Option<LocalId>,
+    ) -> Result<RemoteId, CheckListError> {
         if let CandidateAddress::Mdns(name) = &remote.address {
             return Err(CheckListError::UnresolvedMdns(name.clone()));
         }
@@ -126,7 +144,9 @@ impl CheckList {
         let id = RemoteId(self.remotes.len());
         self.remotes.push(remote);
         for l in 0..self.locals.len() {
-            self.try_form(LocalId(l), id);
+            if only.iter().all(|o| o.0 == l) {
+                self.try_form(LocalId(l), id);
+            }
         }
         Ok(id)
     }

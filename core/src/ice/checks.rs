@@ -247,7 +247,19 @@ impl IceAgent {
                     from.port(),
                     CandidateType::PeerReflexive,
                 );
-                match g.checklist.add_remote(c) {
+                // Through our relay, `from` is the peer's mapping towards the
+                // TURN server: only the relay reaches it (its NAT filters the
+                // rest, or it is the peer's signaled srflx anyway), so it is
+                // not paired with our other candidates (RFC 8445 §7.3.1.3
+                // pairs it with none; the triggered check uses this pair).
+                let via_relay =
+                    g.checklist.locals()[host.0].candidate.kind == CandidateType::Relayed;
+                let added = if via_relay {
+                    g.checklist.add_remote_for(c, host)
+                } else {
+                    g.checklist.add_remote(c)
+                };
+                match added {
                     Ok(r) => {
                         self.counters.prflx_remote_learned += 1;
                         r

@@ -1,12 +1,20 @@
 //! Check scheduling and construction (RFC 8445 §6.1.4.2, §7.2.2): one new
 //! check per Ta from the triggered-check queue, then Waiting pairs, then
 //! Frozen pairs whose foundation is idle; a cap on checks in flight.
+//!
+//! Pairs through a relay (a relayed candidate on either side) are paced on
+//! their own Ta clock ([`super::relay`]), so a relayed check never takes the
+//! slot of a direct one: direct checks open NATs and answer the peer's
+//! (triggered checks), relayed ones only validate the fallback. Relayed
+//! pairs are also not checked before their TURN permission is confirmed.
 
 use std::time::{Duration, Instant};
 
 use super::agent::{CheckKind, IceAgent, NominationMode, PairKey, TxContext};
+use super::candidate::CandidateType;
 use super::checks::NOMINATION_ATTR;
 use super::pair::PairState;
+use super::pair::{LocalId, RemoteId};
 use crate::stun::{encode_to_vec, Attribute, Class, MessageType, Method, TransactionId};
 
 impl IceAgent {
@@ -18,14 +26,25 @@ impl IceAgent {
             .count()
     }
 
-    /// The next check to send and whether it comes from the triggered queue.
-    fn find_next_check(&self) -> Option<(PairKey, bool)> {
+    /// Whether a pair goes through a relay (ours or the peer's).
+    fn is_relay_pair(&self, local: LocalId, remote: RemoteId) -> bool {
+        let c = &self.current.checklist;
+        c.locals()[local.0].candidate.kind == CandidateType::Relayed
+            || c.remotes()[remote.0].kind == CandidateType::Relayed
+    }
+
+    /// The next check to send on direct (`relay` false) or relayed pairs and
+    /// whether it comes from the triggered queue.
+    fn find_next_check(&self, relay: bool) -> Option<(PairKey, bool)> {
         let g = &self.current;
         g.remote.as_ref()?;
         if self.remote_lite && !self.controlling {
             return None;
         }
         for &k in &g.triggered {
+            if self.is_relay_pair(k.0, k.1) != relay {
+                continue;
+            }
             if let Some(p) = g.checklist.pair(k.0, k.1) {
                 if matches!(p.state, PairState::Waiting | PairState::Frozen) {
                     return Some((k, true));
@@ -40,7 +59,13 @@ impl IceAgent {
         // our check is what opens our NAT to its new address).
         let floor = g.selected.and_then(|s| g.priority(s)).unwrap_or(0);
         let fresh = g.selected.map_or(0, |_| g.remotes_at_selection);
-        let eligible = |p: &&super::pair::CandidatePair| p.priority > floor || p.remote.0 >= fresh;
+        // A relayed pair waits (without taking a Ta slot) for its permission.
+        let eligible = |p: &&super::pair::CandidatePair| {
+            let (base, remote) = g.tuple((p.local, p.remote));
+            (p.priority > floor || p.remote.0 >= fresh)
+                && self.is_relay_pair(p.local, p.remote) == relay
+                && self.relay_check_ready(base, remote)
+        };
         let pairs = g.checklist.pairs();
         if let Some(p) = pairs
             .iter()
@@ -65,19 +90,43 @@ impl IceAgent {
     /// Whether the pacer has something to send (so that `poll_timeout` may
     /// name the next Ta tick).
     pub(super) fn has_check_work(&self) -> bool {
-        self.find_next_check().is_some()
+        self.find_next_check(false).is_some()
     }
 
-    /// Sends at most one new check per Ta.
+    /// The relayed pairs' next Ta tick, when they have something to send.
+    pub(super) fn relay_check_timeout(&self) -> Option<Instant> {
+        self.find_next_check(true).and(self.relays.next_check_at)
+    }
+
+    /// Sends at most one new check per Ta on direct pairs, and one on relayed pairs.
     pub(super) fn run_pacer(&mut self, now: Instant) {
         if self.failed {
             return;
         }
-        if self.next_check_at.is_some_and(|t| now < t) {
-            return;
+        for relay in [false, true] {
+            let next = if relay {
+                self.relays.next_check_at
+            } else {
+                self.next_check_at
+            };
+            if next.is_some_and(|t| now < t) {
+                continue;
+            }
+            if self.send_next_check(now, relay) {
+                let at = Some(now + self.config.ta.max(Duration::from_millis(5)));
+                if relay {
+                    self.relays.next_check_at = at;
+                } else {
+                    self.next_check_at = at;
+                }
+            }
         }
-        let Some((key, triggered)) = self.find_next_check() else {
-            return;
+    }
+
+    /// Starts the next check of one pacer; whether there was one.
+    fn send_next_check(&mut self, now: Instant, relay: bool) -> bool {
+        let Some((key, triggered)) = self.find_next_check(relay) else {
+            return false;
         };
         if triggered {
             self.current.triggered.retain(|k| *k != key);
@@ -89,7 +138,7 @@ impl IceAgent {
         };
         let gid = self.current.id;
         self.start_check(now, gid, key, kind);
-        self.next_check_at = Some(now + self.config.ta.max(Duration::from_millis(5)));
+        true
     }
 
     /// Builds and starts one connectivity check (RFC 8445 §7.2.2).

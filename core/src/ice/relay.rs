@@ -128,6 +128,8 @@ pub(super) struct Relay {
     counted_gen: u32,
     error: Option<TurnError>,
     permitted: HashSet<IpAddr>,
+    /// Peer IPs the server refused a permission for.
+    denied: HashSet<IpAddr>,
     channels: HashSet<SocketAddr>,
 }
 
@@ -138,6 +140,8 @@ pub(super) struct Relays {
     /// The latest `now` the agent saw (for sends from `poll_transmit`).
     now: Option<Instant>,
     stream_out: VecDeque<RelayStreamTransmit>,
+    /// The relayed pairs' Ta clock (see [`super::pacer`]).
+    pub(super) next_check_at: Option<Instant>,
 }
 
 impl IceAgent {
@@ -172,6 +176,7 @@ impl IceAgent {
                         counted_gen: u32::MAX,
                         error: None,
                         permitted: HashSet::new(),
+                        denied: HashSet::new(),
                         channels: HashSet::new(),
                     });
                     self.relays.list.len() - 1
@@ -293,6 +298,7 @@ impl IceAgent {
                 }
                 TurnEvent::PermissionFailed { peer, error } => {
                     log::debug!("ice: relay permission for {peer} failed: {error}");
+                    r.denied.insert(peer);
                 }
                 TurnEvent::ChannelBindFailed { peer, error } => {
                     log::debug!("ice: relay channel to {peer} failed: {error}");
@@ -351,6 +357,24 @@ impl IceAgent {
                 log::debug!("ice: relay channel to {remote}: {e}");
             }
         }
+    }
+
+    /// Whether an ordinary check from `base` to `remote` can leave now: always
+    /// unless `base` is one of our relayed addresses whose permission for
+    /// the remote IP is still on its way (the TURN client would hold the
+    /// check for that round trip; the relayed pairs' pacer must not spend a
+    /// Ta slot on it while a pair towards the peer's relayed candidate, which
+    /// needs no permission of ours, could go).
+    pub(super) fn relay_check_ready(&self, base: SocketAddr, remote: SocketAddr) -> bool {
+        self.relays
+            .list
+            .iter()
+            .filter(|r| r.relayed == Some(base))
+            .all(|r| {
+                r.client.state() != TurnState::Allocated
+                    || r.client.permission_installed(remote.ip())
+                    || r.denied.contains(&remote.ip())
+            })
     }
 
     /// Inbound demultiplexing: a datagram from a TURN server on the socket of
@@ -432,6 +456,7 @@ impl IceAgent {
             .list
             .iter()
             .filter_map(|r| r.client.poll_timeout())
+            .chain(self.relay_check_timeout())
             .min()
     }
 

@@ -9,20 +9,29 @@
 //! end-of-candidates) are also queued in an outbox for the scenario's
 //! signaling channel ([`IceEndpoint::take_signals`]).
 //!
+//! Relay candidates over TCP/TLS TURN servers: the agent's stream bytes
+//! ([`IceAgent::poll_relay_stream_transmit`]) go over netsim's TCP model,
+//! one connection per server, opened on first use (bytes wait until it is
+//! established); bytes read go back through
+//! [`IceAgent::handle_relay_stream_bytes`], a refused, timed-out or closed
+//! connection through [`IceAgent::handle_relay_stream_closed`]. UDP TURN
+//! servers need nothing: their datagrams are ordinary transmits. A stream
+//! whose local address goes away is closed and reported closed.
+//!
 //! ```ignore
 //! let ep = IceEndpoint::new(net.now(), config, net.fork_rng(), 5000);
 //! let a = net.attach_on_ports(peer.host, &[5000], ep); // gathers at once
 //! net.endpoint_mut(a).signal(now, Input::RemoteCandidate(c));
 //! ```
 
-use crate::endpoint::{Datagram, Endpoint};
+use crate::endpoint::{ConnId, Datagram, Endpoint, TcpCommand, TcpEvent};
 use pinhole::ice::{
     ConnectionState, GatheringState, IceAgent, IceConfig, IceError, IceEvent, Input, NetworkCost,
     SelectedPair,
 };
 use rand::RngCore;
 use std::collections::VecDeque;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 /// A signaling message for the peer, as the application would send it.
@@ -68,6 +77,21 @@ pub struct IceEndpoint {
     outbox: VecDeque<(Instant, Signal)>,
     /// Errors the agent returned to API calls made through this adapter.
     pub errors: Vec<IceError>,
+    streams: Vec<RelayStream>,
+    tcp_out: VecDeque<TcpCommand>,
+    next_token: u64,
+}
+
+/// The TCP connection to one stream TURN server.
+struct RelayStream {
+    server: SocketAddr,
+    token: u64,
+    /// `None` while connecting.
+    conn: Option<ConnId>,
+    /// Our end, once connected.
+    local: Option<SocketAddr>,
+    /// Bytes written before the connection was established.
+    pending: Vec<Vec<u8>>,
 }
 
 impl IceEndpoint {
@@ -89,6 +113,9 @@ impl IceEndpoint {
             data: Vec::new(),
             outbox: VecDeque::new(),
             errors: Vec::new(),
+            streams: Vec::new(),
+            tcp_out: VecDeque::new(),
+            next_token: 0,
         }
     }
 
@@ -174,6 +201,55 @@ impl IceEndpoint {
             self.events.push((at, e));
         }
     }
+
+    /// Moves the agent's relay stream bytes onto TCP connections, opening a
+    /// connection to a server on first use.
+    fn drain_relay_streams(&mut self) {
+        while let Some(t) = self.agent.poll_relay_stream_transmit() {
+            let i = match self.streams.iter().position(|s| s.server == t.server) {
+                Some(i) => i,
+                None => {
+                    self.next_token += 1;
+                    let token = self.next_token;
+                    let any = if t.server.is_ipv4() {
+                        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+                    } else {
+                        IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+                    };
+                    self.tcp_out.push_back(TcpCommand::Connect {
+                        token,
+                        local: SocketAddr::new(any, 0),
+                        remote: t.server,
+                    });
+                    self.streams.push(RelayStream {
+                        server: t.server,
+                        token,
+                        conn: None,
+                        local: None,
+                        pending: Vec::new(),
+                    });
+                    self.streams.len() - 1
+                }
+            };
+            match self.streams[i].conn {
+                Some(conn) => self.tcp_out.push_back(TcpCommand::Send {
+                    conn,
+                    data: t.bytes,
+                }),
+                None => self.streams[i].pending.push(t.bytes),
+            }
+        }
+    }
+
+    /// The stream whose connection is `conn`, removed when `close`.
+    fn stream_of(&mut self, conn: ConnId, close: bool) -> Option<SocketAddr> {
+        let i = self.streams.iter().position(|s| s.conn == Some(conn))?;
+        let server = self.streams[i].server;
+        if close {
+            self.streams.remove(i);
+        }
+        Some(server)
+    }
 }
 
 impl Endpoint for IceEndpoint {
@@ -227,6 +303,65 @@ impl Endpoint for IceEndpoint {
             }
             self.sockets.retain(|s| *s != a);
         }
+        // A TURN stream from an address that went away is dead: close it and
+        // tell the agent (as a runtime's network monitor would).
+        let dead: Vec<usize> = (0..self.streams.len())
+            .filter(|&i| {
+                self.streams[i]
+                    .local
+                    .is_some_and(|l| !addrs.contains(&l.ip()))
+            })
+            .collect();
+        for i in dead.into_iter().rev() {
+            let s = self.streams.remove(i);
+            if let Some(conn) = s.conn {
+                self.tcp_out.push_back(TcpCommand::Close { conn });
+            }
+            self.agent
+                .handle_relay_stream_closed(now, s.server, "local address went away");
+        }
         self.pump(now);
+    }
+
+    fn tcp_event(&mut self, now: Instant, ev: TcpEvent) {
+        match ev {
+            TcpEvent::Connected {
+                token, conn, local, ..
+            } => {
+                if let Some(s) = self.streams.iter_mut().find(|s| s.token == token) {
+                    s.conn = Some(conn);
+                    s.local = Some(local);
+                    for data in std::mem::take(&mut s.pending) {
+                        self.tcp_out.push_back(TcpCommand::Send { conn, data });
+                    }
+                }
+            }
+            TcpEvent::ConnectFailed { token, reason } => {
+                if let Some(i) = self.streams.iter().position(|s| s.token == token) {
+                    let server = self.streams.remove(i).server;
+                    self.agent.handle_relay_stream_closed(now, server, &reason);
+                }
+            }
+            TcpEvent::Data { conn, data } => {
+                if let Some(server) = self.stream_of(conn, false) {
+                    self.agent.handle_relay_stream_bytes(now, server, &data);
+                }
+            }
+            TcpEvent::Closed { conn } => {
+                if let Some(server) = self.stream_of(conn, true) {
+                    self.agent
+                        .handle_relay_stream_closed(now, server, "closed by the server");
+                }
+            }
+            TcpEvent::Accepted { conn, .. } => {
+                self.tcp_out.push_back(TcpCommand::Close { conn });
+            }
+        }
+        self.pump(now);
+    }
+
+    fn poll_tcp(&mut self) -> Option<TcpCommand> {
+        self.drain_relay_streams();
+        self.tcp_out.pop_front()
     }
 }

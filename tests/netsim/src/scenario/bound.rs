@@ -51,6 +51,29 @@
 //! shared NAT (each behind its own home router): the path hairpins in the
 //! shared NAT, whose peer round trip is 0 ms; the formula gives 125 ms with
 //! hairpinning and no direct path without.
+//!
+//! # The relay lower bound (cells with no direct path)
+//!
+//! Both agents have the TURN server in the core (beside the STUN server:
+//! TURN round trip 100 ms, like STUN) over UDP 3478 and TCP 443. A relayed
+//! candidate exists at `r_X`: an Allocate, its 401 challenge and the
+//! authenticated Allocate, two TURN round trips (200 ms); over TCP (a side
+//! without UDP) the connection's handshake first, one more (300 ms). The
+//! relaying server forwards a check only once the relay's owner has a
+//! permission for the sender's IP (RFC 8656 §9); an agent creates it as soon
+//! as both its allocation and the peer's candidate exist. Then A's pair
+//! becomes valid at the earliest of
+//! - `r_B + 25 ms + RTT`: A checks from its own address to B's relayed
+//!   candidate once it arrives; B asked for the permission for A's
+//!   (server-reflexive) IP when its allocation completed, known since
+//!   125 ms, so it is in place before the check reaches the server (needs A
+//!   to have UDP);
+//! - `r_A + TURN RTT + RTT`: A checks from its relayed candidate, which
+//!   waits one TURN round trip for its own permission for B's IP;
+//!
+//! so 425 ms when both sides have UDP (200 + 25 + 200) and 600 ms with UDP
+//! blocked on A's side (300 + 100 + 200). The RTT through the relay is the
+//! peer RTT (the server's link has no delay).
 
 use crate::presets::Preset;
 use std::time::Duration;
@@ -63,6 +86,8 @@ pub const ACCESS: Duration = Duration::from_millis(50);
 pub const STUN_RTT: Duration = Duration::from_millis(100);
 /// Peer-to-peer round trip across the core.
 pub const PEER_RTT: Duration = Duration::from_millis(200);
+/// Round trip to the TURN server in the core.
+pub const TURN_RTT: Duration = Duration::from_millis(100);
 /// The agent's check pacing Ta: the slack every direct cell is allowed.
 pub const PACING: Duration = Duration::from_millis(50);
 
@@ -135,4 +160,28 @@ pub fn lower_bound_rtt(a: NatClass, b: NatClass, rtt: Duration) -> Option<Durati
 /// [`lower_bound_rtt`] across the core (200 ms).
 pub fn lower_bound(a: Preset, b: Preset) -> Option<Duration> {
     lower_bound_rtt(class(a), class(b), PEER_RTT)
+}
+
+/// When side `x`'s relayed candidate exists: Allocate, 401, Allocate; over
+/// TCP 443 (no UDP) after the connection's handshake.
+pub fn relay_ready(x: NatClass) -> Duration {
+    match x {
+        NatClass::NoUdp => TURN_RTT * 3,
+        _ => TURN_RTT * 2,
+    }
+}
+
+/// The perfect agent's time to connected through the TURN server for
+/// controlling side `a` facing `b` (see module docs).
+pub fn relay_lower_bound_class(a: NatClass, b: NatClass) -> Duration {
+    let own = relay_ready(a) + TURN_RTT + PEER_RTT;
+    if a == NatClass::NoUdp {
+        return own;
+    }
+    own.min(relay_ready(b) + SIGNALING_DELAY + PEER_RTT)
+}
+
+/// [`relay_lower_bound_class`] of two presets.
+pub fn relay_lower_bound(a: Preset, b: Preset) -> Duration {
+    relay_lower_bound_class(class(a), class(b))
 }

@@ -1,10 +1,14 @@
 //! ICE scenarios in netsim: two Pinhole agents behind chosen NATs, a STUN
-//! server in the core, an application signaling channel, and the measured
-//! time to connected beside the lower bound a perfect agent could reach.
+//! and a TURN server in the core, an application signaling channel, and the
+//! measured time to connected beside the lower bound a perfect agent could
+//! reach.
 //!
 //! Topology (see [`bound`]): each peer's access link is 50 ms one way to the
-//! core, where the STUN server sits (STUN round trip 100 ms, peer round trip
-//! 200 ms); the signaling channel ([`signaling`]) takes 25 ms one way.
+//! core, where the STUN and TURN servers sit (STUN and TURN round trip
+//! 100 ms, peer round trip 200 ms); the signaling channel ([`signaling`])
+//! takes 25 ms one way. Both agents get the TURN server over UDP 3478 and
+//! TCP 443 ([`turn_servers`]): cells where RFC 4787 behaviour allows no
+//! direct path connect through it.
 //! Alice is the controlling agent (rows of the matrix), Bob the controlled
 //! one (columns).
 //!
@@ -22,21 +26,19 @@ mod session;
 pub mod signaling;
 pub mod table;
 
-pub use session::{Session, Topology, ICE_PORT, STUN_SERVER};
+pub use session::{turn_servers, Session, Topology, ICE_PORT, STUN_SERVER, TURN_SERVER};
 pub use signaling::SignalingLoss;
 
-use bound::{class, lower_bound, lower_bound_rtt, Filter, NatClass};
+use bound::{class, lower_bound, lower_bound_rtt, relay_lower_bound, relay_lower_bound_class};
+use bound::{Filter, NatClass};
 use pinhole::ice::{CandidateType, IceEvent, PathKind};
 use std::time::Duration;
 
-/// The TURN hook. Cells where RFC 4787 behaviour allows no direct path need
-/// a relay; while the scenarios give the agents no TURN server they end
-/// `Failed` with a reason. ICE can now gather relay candidates (core/src/turn,
-/// core/src/ice/relay.rs) and netsim has a TURN server model
-/// (tests/netsim/src/turn_server): put that server in the core and give the
-/// agents its address in [`Session::start`], then set this to `true`; the
-/// matrix then expects `Path::Relay` on those cells.
-pub const RELAY_CANDIDATES: bool = false;
+/// Whether the agents gather relay candidates: the TURN server model
+/// (tests/netsim/src/turn_server) is in the core and [`Session::start`]
+/// gives both agents its UDP and TCP 443 addresses, so cells where RFC 4787
+/// behaviour allows no direct path (and UDP blocked) end `Path::Relay`.
+pub const RELAY_CANDIDATES: bool = true;
 
 /// How the run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,18 +56,27 @@ pub struct Outcome {
     pub connected_at: Option<Duration>,
     /// Controlled side's first selected pair.
     pub peer_connected_at: Option<Duration>,
+    /// Controlling side's first direct selected pair (later than
+    /// `connected_at` when the relay won the race and the agent upgraded).
+    pub direct_at: Option<Duration>,
     pub path: Path,
     /// Candidate types of the controlling side's selected pair (local, remote).
     pub local: Option<CandidateType>,
     pub remote: Option<CandidateType>,
-    /// The perfect agent's time to connected; `None`: no direct path.
+    /// The perfect agent's time to connected: direct where RFC 4787 allows
+    /// a direct path, else through the relay ([`bound`]).
     pub lower_bound: Option<Duration>,
     /// When the controlling agent reported `Failed`.
     pub failed_at: Option<Duration>,
 }
 
 impl Outcome {
-    /// `direct srflx/prflx 325 ms`, `failed: needs relay`.
+    /// Whether a pair was selected (direct or relay).
+    pub fn connected(&self) -> bool {
+        matches!(self.path, Path::Direct | Path::Relay)
+    }
+
+    /// `direct srflx/prflx 325 ms`, `relay relay/srflx 625 ms`, `failed: needs relay`.
     pub fn cell(&self) -> String {
         let types = match (self.local, self.remote) {
             (Some(l), Some(r)) => format!("{}/{}", l.as_str(), r.as_str()),
@@ -73,7 +84,10 @@ impl Outcome {
         };
         let ms = self.connected_at.map_or(0, |d| d.as_millis());
         match &self.path {
-            Path::Direct => format!("direct {types} {ms} ms"),
+            Path::Direct => {
+                let direct = self.direct_at.or(self.connected_at);
+                format!("direct {types} {} ms", direct.map_or(0, |d| d.as_millis()))
+            }
             Path::Relay => format!("relay {types} {ms} ms"),
             Path::Failed(r) if r.contains("UDP") => "failed: UDP blocked".into(),
             Path::Failed(_) => "failed: needs relay".into(),
@@ -148,6 +162,24 @@ impl Scenario {
         }
     }
 
+    /// The perfect agent's time to connected through the TURN server when
+    /// no direct path exists (see [`bound`]); `None` where direct is possible.
+    pub fn relay_bound(&self) -> Option<Duration> {
+        if self.direct_possible() {
+            return None;
+        }
+        let apdf = NatClass::Eim(Filter::Apd);
+        Some(match self.topology {
+            Topology::Pair(a, b) => relay_lower_bound(a, b),
+            _ => relay_lower_bound_class(apdf, apdf),
+        })
+    }
+
+    /// [`Scenario::lower_bound`], else [`Scenario::relay_bound`].
+    pub fn bound(&self) -> Option<Duration> {
+        self.lower_bound().or_else(|| self.relay_bound())
+    }
+
     /// Whether RFC 4787 behaviour allows a direct path here.
     pub fn direct_possible(&self) -> bool {
         self.lower_bound().is_some()
@@ -159,8 +191,9 @@ impl Scenario {
             if class(a) == NatClass::NoUdp || class(b) == NatClass::NoUdp)
     }
 
-    /// Runs until both agents selected a pair (plus 500 ms to settle), the
-    /// controlling one failed, or the deadline.
+    /// Runs until both agents selected a pair (plus 500 ms to settle; up to
+    /// 3 s more while a relayed pair is selected where a direct path exists,
+    /// for the upgrade), the controlling one failed, or the deadline.
     pub fn run(&self) -> Outcome {
         let mut s = Session::start(
             self.topology,
@@ -178,6 +211,11 @@ impl Scenario {
             let settle = s.net.now() + Duration::from_millis(500);
             s.run(settle.min(deadline), |_| false);
         }
+        let on_relay = |s: &Session| s.ep(0).selected().map(|p| p.path) == Some(PathKind::Relay);
+        if self.direct_possible() && on_relay(&s) {
+            let upgrade = s.net.now() + Duration::from_secs(3);
+            s.run(upgrade.min(deadline), |s| !on_relay(s));
+        }
         let (a, b) = (s.ep(0), s.ep(1));
         let sel = a.selected();
         let path = match &sel {
@@ -189,10 +227,13 @@ impl Scenario {
             name: self.topology.name(),
             connected_at: a.connected_at(),
             peer_connected_at: b.connected_at(),
+            direct_at: a.first_event(
+                |e| matches!(e, IceEvent::SelectedPair(p) if p.path == PathKind::Direct),
+            ),
             path,
             local: sel.as_ref().map(|p| p.local.kind),
             remote: sel.as_ref().map(|p| p.remote.kind),
-            lower_bound: self.lower_bound(),
+            lower_bound: self.bound(),
             failed_at: a.failed_at(),
         }
     }
@@ -215,11 +256,11 @@ fn failure_reason(s: &Session) -> String {
         if !srflx && !public {
             return format!(
                 "{name}: no server-reflexive candidate, UDP to the STUN server is blocked; \
-                 needs a relay (TURN over TCP/TLS); no TURN server in this scenario"
+                 needs a relay (TURN over TCP/TLS), which did not connect either"
             );
         }
     }
     "needs relay: NAT filtering dropped every connectivity check (no direct path per \
-     RFC 4787); no TURN server in this scenario"
+     RFC 4787), and the relay did not connect either"
         .into()
 }

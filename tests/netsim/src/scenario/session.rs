@@ -12,13 +12,37 @@ use crate::nat::NatConfig;
 use crate::pinhole_endpoints::StunServerEndpoint;
 use crate::presets::{self, Layer, Preset};
 use crate::topology::{Internet, Peer};
-use pinhole::ice::IceConfig;
+use crate::turn_server::{TurnConfig, TurnServer};
+use pinhole::ice::{IceConfig, RelayServer};
 use pinhole::stun::server::ServerConfig;
+use pinhole::turn::TransportKind;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 /// The STUN server in the core.
 pub const STUN_SERVER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), 3478);
+/// The TURN server in the core (UDP 3478; TCP 3478 and 443), beside the
+/// STUN server: same zero-latency link, so a TURN round trip is 100 ms too.
+pub const TURN_SERVER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)), 3478);
+/// The TURN server's TCP port for networks that only let TCP 443 out.
+pub const TURN_TLS_PORT: u16 = 443;
+/// Long-term credentials both agents use.
+pub const TURN_USER: (&str, &str) = ("pinhole", "netsim-secret");
+
+/// The TURN servers every agent is given: UDP 3478, and TCP 443 for
+/// networks where UDP is blocked (a relay over a stream is only used when
+/// nothing better works: its candidate ranks below the UDP relay's).
+pub fn turn_servers() -> Vec<RelayServer> {
+    let (user, pass) = TURN_USER;
+    vec![
+        RelayServer::udp(TURN_SERVER, user, pass),
+        RelayServer {
+            transport: TransportKind::Tcp,
+            ..RelayServer::udp(SocketAddr::new(TURN_SERVER.ip(), TURN_TLS_PORT), user, pass)
+        },
+    ]
+}
+
 /// The port each agent uses on every address of its host.
 pub const ICE_PORT: u16 = 5000;
 
@@ -120,7 +144,7 @@ fn build(net: &mut Internet, topo: Topology, loss: f64) -> (Peer, Peer) {
 }
 
 impl Session {
-    /// Builds the topology and the STUN server, starts both agents
+    /// Builds the topology, the STUN and the TURN server, starts both agents
     /// (credentials and options go out on the signaling channel first, then
     /// the agents gather).
     pub fn start(
@@ -134,6 +158,12 @@ impl Session {
         let stun = net.server("stun", &[STUN_SERVER.ip()]);
         let server = StunServerEndpoint::new(ServerConfig::new(STUN_SERVER)).expect("valid");
         net.attach(stun, server);
+        let turn = net.server("turn", &[TURN_SERVER.ip()]);
+        let (user, pass) = TURN_USER;
+        net.attach(
+            turn,
+            TurnServer::new(TurnConfig::new(TURN_SERVER.ip()).with_user(user, pass)),
+        );
         let (alice, bob) = build(&mut net, topo, access_loss);
         let start = net.now();
         let mut channel = Channel::new(signaling, seed);
@@ -143,6 +173,7 @@ impl Session {
             let config = IceConfig {
                 controlling: i == 0,
                 stun_servers: vec![STUN_SERVER],
+                turn_servers: turn_servers(),
                 ..IceConfig::default()
             };
             let ep = IceEndpoint::new(start, config, net.fork_rng(), ICE_PORT);

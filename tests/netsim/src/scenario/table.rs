@@ -164,3 +164,20 @@ pub fn comparison_rows(
     }
     rows
 }
+
+/// How many cells connected, and how: `connected: 49/49 (direct 42, relay 7)`.
+pub fn summary<'a>(outcomes: impl IntoIterator<Item = &'a Outcome>) -> String {
+    let (mut total, mut direct, mut relay) = (0, 0, 0);
+    for o in outcomes {
+        total += 1;
+        match o.path {
+            Path::Direct => direct += 1,
+            Path::Relay => relay += 1,
+            Path::Failed(_) => {}
+        }
+    }
+    format!(
+        "connected: {}/{total} (direct {direct}, relay {relay})",
+        direct + relay
+    )
+}
