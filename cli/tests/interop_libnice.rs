@@ -12,6 +12,10 @@
 //! 1. adapter ↔ adapter: a self-check of the adapter and of this harness.
 //! 2. `pinhole connect --controlling` ↔ adapter `--controlled`.
 //! 3. adapter `--controlling` ↔ `pinhole connect --controlled`.
+//! 4. `pinhole connect --controlling` ↔ adapter `--controlled --lite`: a real ICE-lite
+//!    peer (RFC 8445 §2.5; libnice `NICE_AGENT_OPTION_LITE_MODE`), which never sends
+//!    checks of its own and only answers ours. The line protocol carries no `ice-lite`
+//!    attribute, so Pinhole runs as a full agent that does not know the peer is lite.
 //!
 //! Run with `scripts/test.sh`, or
 //! `cargo test -p pinhole-cli --test interop_libnice -- --include-ignored`.
@@ -704,6 +708,17 @@ fn libnice_controlling_with_pinhole_controlled() {
         Side::adapter("libnice-controlling", true, TEXT_A, TEXT_B),
         TEXT_A,
         Side::pinhole("pinhole-controlled", false, TEXT_B, TEXT_A),
+        TEXT_B,
+    );
+}
+
+#[test]
+#[ignore = "needs libnice-dev (Debian): run via scripts/test.sh"]
+fn pinhole_controlling_with_libnice_lite() {
+    connect_and_exchange(
+        Side::pinhole("pinhole-controlling", true, TEXT_A, TEXT_B),
+        TEXT_A,
+        Side::adapter("libnice-lite", false, TEXT_B, TEXT_A).with_extra(&["--lite"]),
         TEXT_B,
     );
 }

@@ -18,7 +18,9 @@
  * (repeatable), --expect TEXT (repeatable), --timeout SECONDS (default 30), --linger
  * SECONDS (default 1), --strict (a candidate line libnice cannot parse, or a malformed
  * input line, is fatal instead of a warning), --aggressive (aggressive nomination instead
- * of RFC 8445 regular nomination), -v (libnice debug output on stderr).
+ * of RFC 8445 regular nomination), --lite (an ICE-lite agent, NICE_AGENT_OPTION_LITE_MODE:
+ * host candidates only, never sends checks, only answers them; requires --controlled and
+ * excludes --stun), -v (libnice debug output on stderr).
  *
  * Agent: NICE_COMPATIBILITY_RFC5245, one stream, one component, UDP only (ice-tcp off),
  * trickle (NICE_AGENT_OPTION_ICE_TRICKLE), regular nomination. libnice exposes no RTT for
@@ -53,7 +55,7 @@ static gint64 t_start;
 
 static gboolean opt_controlling = FALSE, opt_role_given = FALSE;
 static gboolean opt_host_only = FALSE, opt_strict = FALSE, opt_aggressive = FALSE;
-static gboolean opt_verbose = FALSE;
+static gboolean opt_verbose = FALSE, opt_lite = FALSE;
 static const char *opt_bind = NULL;
 static GPtrArray *opt_stun;   /* char* HOST:PORT */
 static GPtrArray *opt_send;   /* char* */
@@ -625,7 +627,7 @@ static void usage_error(const char *fmt, ...) {
   fprintf(stderr,
           " (usage: " PROG " --controlling|--controlled [--stun HOST:PORT]... [--host-only] "
           "[--bind IP] [--send TEXT]... [--expect TEXT]... [--timeout S] [--linger S] "
-          "[--strict] [--aggressive] [-v])\n");
+          "[--strict] [--aggressive] [--lite] [-v])\n");
   exit(2);
 }
 
@@ -653,6 +655,8 @@ static void parse_args(int argc, char **argv) {
       opt_strict = TRUE;
     } else if (!strcmp(a, "--aggressive")) {
       opt_aggressive = TRUE;
+    } else if (!strcmp(a, "--lite")) {
+      opt_lite = TRUE;
     } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
       opt_verbose = TRUE;
     } else if (!strcmp(a, "--stun")) {
@@ -674,6 +678,10 @@ static void parse_args(int argc, char **argv) {
   }
   if (!opt_role_given) usage_error("one of --controlling / --controlled is required");
   if (opt_host_only && opt_stun->len > 0) usage_error("--host-only excludes --stun");
+  /* RFC 8445 §6.1.1: a lite agent is always controlled (a full peer takes the controlling
+   * role) and gathers host candidates only. */
+  if (opt_lite && opt_controlling) usage_error("--lite requires --controlled");
+  if (opt_lite && opt_stun->len > 0) usage_error("--lite excludes --stun (host candidates only)");
 }
 
 /* Splits "HOST:PORT" / "[V6]:PORT"; resolves HOST to a numeric address (libnice wants one). */
@@ -735,6 +743,7 @@ int main(int argc, char **argv) {
   loop = g_main_loop_new(NULL, FALSE);
   NiceAgentOption opts = NICE_AGENT_OPTION_ICE_TRICKLE;
   if (!opt_aggressive) opts |= NICE_AGENT_OPTION_REGULAR_NOMINATION;
+  if (opt_lite) opts |= NICE_AGENT_OPTION_LITE_MODE;
   agent = nice_agent_new_full(g_main_loop_get_context(loop), NICE_COMPATIBILITY_RFC5245, opts);
   if (!agent) finish(2, "nice_agent_new_full failed");
   g_object_set(agent, "controlling-mode", opt_controlling, "ice-tcp", FALSE, "ice-udp", TRUE,
@@ -786,8 +795,8 @@ int main(int argc, char **argv) {
   g_io_add_watch(in, G_IO_IN | G_IO_HUP | G_IO_ERR, on_stdin, NULL);
 
   g_timeout_add((guint)(opt_timeout * 1000.0), on_timeout, NULL);
-  diag("libnice %d.%d.%d, %s, %s%s, %s, %s nomination", NICE_VERSION_MAJOR,
-       NICE_VERSION_MINOR, NICE_VERSION_MICRO,
+  diag("libnice %d.%d.%d, %s%s, %s%s, %s, %s nomination", NICE_VERSION_MAJOR,
+       NICE_VERSION_MINOR, NICE_VERSION_MICRO, opt_lite ? "ICE-lite " : "",
        opt_controlling ? "controlling" : "controlled", opt_bind ? "bind " : "all interfaces",
        opt_bind ? opt_bind : "",
        opt_host_only ? "host only" : (opt_stun->len ? "with STUN" : "no STUN"),

@@ -41,6 +41,8 @@ mod harness;
 #[cfg(test)]
 mod harness_turn;
 #[cfg(test)]
+mod lite_ipv6_tests;
+#[cfg(test)]
 mod liveness_tests;
 #[cfg(test)]
 mod relay_tests;
