@@ -247,11 +247,23 @@ impl Net {
         if self.blocked {
             return;
         }
+        let elapsed = self.now - self.start;
         if let Some(turn) = self.turn.as_mut().filter(|t| t.serves(p.dst)) {
+            turn.now = elapsed;
             for (src, dst, bytes) in turn.handle(p.src, p.dst, &p.bytes) {
                 self.seq += 1;
                 self.queue.push(Packet {
                     at: self.now + self.delay,
+                    seq: self.seq,
+                    src,
+                    dst,
+                    bytes,
+                });
+            }
+            for (at, src, dst, bytes) in std::mem::take(&mut turn.later) {
+                self.seq += 1;
+                self.queue.push(Packet {
+                    at: self.start + at + self.delay,
                     seq: self.seq,
                     src,
                     dst,

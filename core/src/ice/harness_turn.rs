@@ -6,6 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 use crate::stun::{
     encode_to_vec, Attribute, Class, ErrorCode, IntegrityKey, Message, MessageType, Method,
@@ -37,6 +38,24 @@ pub struct MiniTurn {
     pub deallocated: u64,
     /// Clients on a TCP stream (ChannelData to them is padded).
     pub stream_clients: HashSet<SocketAddr>,
+    /// The harness clock (elapsed), set before each `handle`.
+    pub now: Duration,
+    /// How long a CreatePermission takes to be installed and answered
+    /// (peer traffic before that is dropped, as coturn does).
+    pub perm_delay: Duration,
+    /// Permissions being installed: (when, client, peer IP).
+    pending_perms: Vec<(Duration, SocketAddr, IpAddr)>,
+    /// Answers held back: (when, source, destination, bytes).
+    pub later: Vec<(Duration, SocketAddr, SocketAddr, Vec<u8>)>,
+    /// Datagrams relayed to peers, per (relayed address, peer) (coturn's sp).
+    pub sent_to_peer: HashMap<(SocketAddr, SocketAddr), u64>,
+    /// Peer datagrams dropped for want of a permission, per relayed address.
+    pub dropped_no_perm: HashMap<SocketAddr, u64>,
+    /// Like coturn on a host with no route to private networks: relaying to
+    /// a private peer address fails (ENETUNREACH) and closes the allocation.
+    pub kill_on_private_peer: bool,
+    /// Allocations closed that way.
+    pub killed: u64,
 }
 
 impl MiniTurn {
@@ -50,6 +69,14 @@ impl MiniTurn {
             requests: 0,
             deallocated: 0,
             stream_clients: HashSet::new(),
+            now: Duration::ZERO,
+            perm_delay: Duration::ZERO,
+            pending_perms: Vec::new(),
+            later: Vec::new(),
+            sent_to_peer: HashMap::new(),
+            dropped_no_perm: HashMap::new(),
+            kill_on_private_peer: false,
+            killed: 0,
         }
     }
 
@@ -60,6 +87,37 @@ impl MiniTurn {
 
     /// Handles one datagram addressed to the server or a relayed address.
     pub fn handle(&mut self, src: SocketAddr, dst: SocketAddr, bytes: &[u8]) -> Out {
+        let mut out = self.handle_inner(src, dst, bytes);
+        if self.kill_on_private_peer {
+            let relays: Vec<SocketAddr> = self.allocs.iter().map(|a| a.relayed).collect();
+            let dead: Vec<SocketAddr> = out
+                .iter()
+                .filter(|(from, to, _)| {
+                    relays.contains(from) && matches!(to.ip(), IpAddr::V4(v4) if v4.is_private())
+                })
+                .map(|(from, _, _)| *from)
+                .collect();
+            if !dead.is_empty() {
+                self.killed += dead.len() as u64;
+                self.allocs.retain(|a| !dead.contains(&a.relayed));
+                out.retain(|(from, _, _)| !dead.contains(from));
+            }
+        }
+        out
+    }
+
+    fn handle_inner(&mut self, src: SocketAddr, dst: SocketAddr, bytes: &[u8]) -> Out {
+        let now = self.now;
+        let (due, rest): (Vec<_>, Vec<_>) = self
+            .pending_perms
+            .drain(..)
+            .partition(|(t, _, _)| *t <= now);
+        self.pending_perms = rest;
+        for (_, client, ip) in due {
+            if let Some(a) = self.allocs.iter_mut().find(|a| a.client == client) {
+                a.perms.insert(ip);
+            }
+        }
         if dst != self.addr {
             return self.relay_in(src, dst, bytes);
         }
@@ -75,6 +133,7 @@ impl MiniTurn {
                 if let Some(peer) = a.channels.get(&cd.channel) {
                     if a.perms.contains(&peer.ip()) {
                         self.relayed += 1;
+                        *self.sent_to_peer.entry((a.relayed, *peer)).or_default() += 1;
                         out.push((a.relayed, *peer, cd.data.to_vec()));
                     }
                 }
@@ -94,6 +153,7 @@ impl MiniTurn {
             return Vec::new();
         };
         if !a.perms.contains(&src.ip()) {
+            *self.dropped_no_perm.entry(dst).or_default() += 1;
             return Vec::new();
         }
         self.relayed += 1;
@@ -124,6 +184,7 @@ impl MiniTurn {
             if let (Ok(Some(peer)), Some(data)) = (m.xor_peer_address(), m.data()) {
                 if a.perms.contains(&peer.ip()) {
                     self.relayed += 1;
+                    *self.sent_to_peer.entry((a.relayed, peer)).or_default() += 1;
                     out.push((a.relayed, peer, data.to_vec()));
                 }
             }
@@ -194,8 +255,25 @@ impl MiniTurn {
             Method::CREATE_PERMISSION => {
                 if let Some(i) = pos {
                     for p in m.xor_peer_addresses().flatten() {
-                        self.allocs[i].perms.insert(p.ip());
+                        if self.perm_delay.is_zero() {
+                            self.allocs[i].perms.insert(p.ip());
+                        } else {
+                            let at = self.now + self.perm_delay;
+                            self.pending_perms.push((at, src, p.ip()));
+                        }
                     }
+                }
+                if !self.perm_delay.is_zero() {
+                    let r = encode_to_vec(
+                        MessageType::new(Class::Success, method),
+                        tid,
+                        &attrs,
+                        Some(self.key.as_bytes()),
+                        false,
+                    );
+                    let at = self.now + self.perm_delay;
+                    self.later.push((at, self.addr, src, r.unwrap()));
+                    return;
                 }
             }
             Method::CHANNEL_BIND => {

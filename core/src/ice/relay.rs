@@ -56,6 +56,38 @@ use crate::turn::{
     Event as TurnEvent, TransportKind, TurnClient, TurnConfig, TurnError, TurnState, TurnStats,
 };
 
+/// Whether a relay at `relayed` can reach `peer`: not when the peer's address
+/// is private, shared (CGNAT), link-local or loopback while the relayed
+/// address is not (a peer's host candidate behind its NAT, seen from a
+/// public TURN server), unless that peer was heard through the relay. Nothing
+/// else is relayed there: the datagram could only be lost, and coturn answers
+/// a failed send on a relay socket (ENETUNREACH from a host without a route
+/// to the peer's private network) by closing the whole allocation, taking
+/// every other relayed pair with it. Permissions are still created (harmless:
+/// they let such a peer reach us first).
+pub(super) fn relay_reaches(relayed: SocketAddr, peer: IpAddr) -> bool {
+    fn local_scope(ip: IpAddr) -> bool {
+        match ip {
+            IpAddr::V4(v4) => {
+                let o = v4.octets();
+                v4.is_private()
+                    || v4.is_loopback()
+                    || v4.is_link_local()
+                    || v4.is_unspecified()
+                    || (o[0] == 100 && (o[1] & 0xc0) == 64)
+            }
+            IpAddr::V6(v6) => {
+                let s = v6.segments()[0];
+                v6.is_loopback()
+                    || v6.is_unspecified()
+                    || (s & 0xfe00) == 0xfc00
+                    || (s & 0xffc0) == 0xfe80
+            }
+        }
+    }
+    !local_scope(peer) || local_scope(relayed.ip())
+}
+
 /// A TURN server to gather relayed candidates from.
 #[derive(Clone, Debug)]
 pub struct RelayServer {
@@ -131,6 +163,9 @@ pub(super) struct Relay {
     /// Peer IPs the server refused a permission for.
     denied: HashSet<IpAddr>,
     channels: HashSet<SocketAddr>,
+    /// Peers that sent us something through the relay (so reachable from
+    /// it, whatever their address; see [`relay_reaches`]).
+    heard: HashSet<SocketAddr>,
 }
 
 /// The agent's relays.
@@ -178,6 +213,7 @@ impl IceAgent {
                         permitted: HashSet::new(),
                         denied: HashSet::new(),
                         channels: HashSet::new(),
+                        heard: HashSet::new(),
                     });
                     self.relays.list.len() - 1
                 }
@@ -292,6 +328,7 @@ impl IceAgent {
                     });
                 }
                 TurnEvent::Data { peer, bytes } => {
+                    r.heard.insert(peer);
                     if let Some(relayed) = r.relayed {
                         self.handle_receive(now, relayed, peer, &bytes);
                     }
@@ -372,6 +409,7 @@ impl IceAgent {
             .filter(|r| r.relayed == Some(base))
             .all(|r| {
                 r.client.state() != TurnState::Allocated
+                    || !(relay_reaches(base, remote.ip()) || r.heard.contains(&remote))
                     || r.client.permission_installed(remote.ip())
                     || r.denied.contains(&remote.ip())
             })
@@ -428,6 +466,11 @@ impl IceAgent {
         else {
             return Some(t);
         };
+        if !relay_reaches(t.from, t.to.ip()) && !r.heard.contains(&t.to) {
+            // The check times out like any unanswered one; the allocation lives on.
+            log::trace!("ice: not relaying to {} (out of the relay's scope)", t.to);
+            return None;
+        }
         let now = self.relays.now?;
         if let Err(e) = r.client.send_to(now, t.to, &t.bytes) {
             log::debug!("ice: relay send to {}: {e}", t.to);

@@ -366,3 +366,59 @@ fn udp_blocked_peer_connects_through_turn_over_tcp() {
         IceEvent::LocalCandidate(c) if c.kind == CandidateType::ServerReflexive
     )));
 }
+
+/// natlab's `through_turn`: a symmetric NAT and a port-restricted one, a
+/// separate STUN server, and a TURN server that takes 100 ms to install a
+/// permission, drops peer traffic until then, and (like coturn on a host
+/// with no route to private networks) closes an allocation that relays to a
+/// private address. Relayed checks to the peer's private host candidate
+/// must not be sent (they killed both allocations), the dropped ones must
+/// be retransmitted, and a relayed pair must succeed.
+#[test]
+fn symmetric_and_port_restricted_connect_through_a_slow_permission_relay() {
+    for controlling_symmetric in [true, false] {
+        let stun = addr("198.51.100.7:3478");
+        let c = |controlling: bool| IceConfig {
+            stun_servers: vec![stun],
+            ..turn_cfg(controlling, "pass")
+        };
+        let mut net = Net::new(61, c(true), c(false));
+        net.stun_server = Some(stun);
+        let mut turn = MiniTurn::new(addr(TURN), "user", "pass");
+        turn.perm_delay = ms(100);
+        turn.kill_on_private_peer = true;
+        net.turn = Some(turn);
+        let (sym, prc) = if controlling_symmetric {
+            (0, 1)
+        } else {
+            (1, 0)
+        };
+        net.nodes[sym].nat = Some(Nat::new("203.0.113.1", NatKind::Symmetric));
+        net.nodes[prc].nat = Some(Nat::new("203.0.113.2", NatKind::EimApdf));
+        net.exchange_credentials();
+        net.add_socket(0, "192.168.0.10:5000");
+        net.add_socket(1, "192.168.1.20:6000");
+        let ok = net.run_until(ms(5000), Net::both_connected);
+        let turn = net.turn.as_ref().unwrap();
+        let mut sent: Vec<_> = turn.sent_to_peer.iter().collect();
+        sent.sort();
+        eprintln!(
+            "symmetric controlling={controlling_symmetric}: connected={ok} at {:?}; \
+             relayed to peers {sent:?}; dropped without permission {:?}",
+            net.elapsed(),
+            turn.dropped_no_perm
+        );
+        for i in 0..2 {
+            eprintln!("  node {i}: {:?}", net.nodes[i].agent.relay_stats());
+        }
+        assert_eq!(turn.killed, 0, "an allocation relayed to a private address");
+        assert!(
+            ok,
+            "no pair succeeded (symmetric controlling={controlling_symmetric})"
+        );
+        for i in 0..2 {
+            let p = net.nodes[i].agent.selected_pair().unwrap();
+            assert_eq!(p.path, PathKind::Relay, "node {i}");
+        }
+    }
+}
