@@ -6,24 +6,74 @@
 //! Cells that must connect directly (data both ways): PR↔PR, FullCone↔Symmetric,
 //! AddressRestricted↔AddressRestricted, None↔PortRestricted. Cells that cannot without a
 //! relay, and must say so with a non-zero exit within the timeout: Symmetric↔Symmetric,
-//! Symmetric↔PortRestricted.
+//! Symmetric↔PortRestricted. With a real coturn in the public namespace and `--turn` on
+//! both sides (not relay-only), those two cells connect with path "relay", and PR↔PR
+//! still picks "direct" (relay pairs rank lowest).
 
 mod common;
 mod natlab;
 
 use std::time::Duration;
 
-use common::{pipe_pair, PipeRun, PipeSide, PINHOLE};
+use common::{pipe_pair, require_tool, PipeRun, PipeSide, TempDir, PINHOLE};
 use natlab::{Lab, Nat, SERVER_IP_1, SERVER_IP_2};
 use serde_json::Value;
 
 const STUN: &str = "192.0.2.1:3478";
 const CONNECT_TIMEOUT_S: u64 = 20;
 const FAIL_TIMEOUT_S: u64 = 10;
+/// coturn in the public namespace (the STUN server has 3478).
+const TURN_URL: &str = "turn:192.0.2.1:3488";
+const TURN_PORT: &str = "3488";
 
-/// Runs one cell: A (controlling, side 0) and B (controlled, side 1).
-fn run_cell(nats: [Nat; 2], timeout_s: u64) -> (Lab, PipeRun) {
+/// Starts coturn on 192.0.2.1:3488 (UDP and TCP, relay addresses on 192.0.2.1, user
+/// pinhole:secret in realm pinhole.test) inside the lab's public namespace, killed with
+/// the lab, and waits until it accepts TCP connections.
+fn start_coturn(lab: &mut Lab, dir: &TempDir) {
+    let turnserver = require_tool("turnserver", "coturn");
+    let d = dir.path().display().to_string();
+    let args: Vec<String> = vec![
+        turnserver.display().to_string(),
+        "-n".into(),
+        "-v".into(),
+        // Relay-to-relay traffic goes to 192.0.2.1, an address of coturn's own host.
+        "--allow-loopback-peers".into(),
+        "--no-cli".into(),
+        "--no-tls".into(),
+        "--no-dtls".into(),
+        format!("--listening-ip={SERVER_IP_1}"),
+        format!("--listening-port={TURN_PORT}"),
+        format!("--relay-ip={SERVER_IP_1}"),
+        "--min-port=49152".into(),
+        "--max-port=49999".into(),
+        "--lt-cred-mech".into(),
+        "--user=pinhole:secret".into(),
+        "--realm=pinhole.test".into(),
+        format!("--log-file={d}/turn.log"),
+        "--simple-log".into(),
+        format!("--pidfile={d}/turn.pid"),
+        format!("--db={d}/turndb"),
+    ];
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let public = lab.public.clone();
+    lab.spawn(&public, &argv);
+    let probe = format!("exec 3<>/dev/tcp/{SERVER_IP_1}/{TURN_PORT}");
+    for _ in 0..100 {
+        if lab.exec(&public, &["bash", "-c", &probe]).status.success() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("coturn did not listen on {SERVER_IP_1}:{TURN_PORT} within 10 s");
+}
+
+/// Runs one cell: A (controlling, side 0) and B (controlled, side 1); with `turn`, both
+/// also gather relay candidates from coturn in the public namespace.
+fn run_cell(nats: [Nat; 2], timeout_s: u64, turn: Option<&TempDir>) -> (Lab, PipeRun) {
     let mut lab = Lab::with_sides(&nats);
+    if let Some(dir) = turn {
+        start_coturn(&mut lab, dir);
+    }
     let public = lab.public.clone();
     let (bind, alt) = (format!("{SERVER_IP_1}:3478"), format!("{SERVER_IP_2}:3479"));
     lab.spawn(
@@ -54,6 +104,20 @@ fn run_cell(nats: [Nat; 2], timeout_s: u64) -> (Lab, PipeRun) {
         ]
         .iter()
         .map(|s| s.to_string())
+        .chain(
+            turn.iter()
+                .flat_map(|_| {
+                    [
+                        "--turn",
+                        TURN_URL,
+                        "--turn-user",
+                        "pinhole",
+                        "--turn-pass",
+                        "secret",
+                    ]
+                })
+                .map(String::from),
+        )
         .collect::<Vec<String>>()
     };
     let a = argv(
@@ -121,8 +185,9 @@ fn check_side(side: &PipeSide, nat: Nat, lan_ip: &str, wan_ip: &str, run: &PipeR
     c
 }
 
-fn assert_direct(nats: [Nat; 2]) {
-    let (lab, run) = run_cell(nats, CONNECT_TIMEOUT_S);
+fn assert_direct(nats: [Nat; 2], turn: bool) {
+    let dir = turn.then(|| TempDir::new("natlab-coturn"));
+    let (lab, run) = run_cell(nats, CONNECT_TIMEOUT_S, dir.as_ref());
     assert!(
         run.a.succeeded() && run.b.succeeded(),
         "{nats:?}: both must exit 0\n{}",
@@ -158,7 +223,7 @@ fn assert_direct(nats: [Nat; 2]) {
 }
 
 fn assert_fails(nats: [Nat; 2]) {
-    let (_lab, run) = run_cell(nats, FAIL_TIMEOUT_S);
+    let (_lab, run) = run_cell(nats, FAIL_TIMEOUT_S, None);
     let limit = Duration::from_secs(FAIL_TIMEOUT_S + 5);
     for side in [&run.a, &run.b] {
         assert!(
@@ -188,25 +253,25 @@ fn assert_fails(nats: [Nat; 2]) {
 #[test]
 #[ignore = "needs root and nftables: run via scripts/test.sh"]
 fn port_restricted_to_port_restricted_is_direct() {
-    assert_direct([Nat::PortRestricted, Nat::PortRestricted]);
+    assert_direct([Nat::PortRestricted, Nat::PortRestricted], false);
 }
 
 #[test]
 #[ignore = "needs root and nftables: run via scripts/test.sh"]
 fn full_cone_to_symmetric_is_direct() {
-    assert_direct([Nat::FullCone, Nat::Symmetric]);
+    assert_direct([Nat::FullCone, Nat::Symmetric], false);
 }
 
 #[test]
 #[ignore = "needs root and nftables: run via scripts/test.sh"]
 fn address_restricted_to_address_restricted_is_direct() {
-    assert_direct([Nat::AddressRestricted, Nat::AddressRestricted]);
+    assert_direct([Nat::AddressRestricted, Nat::AddressRestricted], false);
 }
 
 #[test]
 #[ignore = "needs root and nftables: run via scripts/test.sh"]
 fn no_nat_to_port_restricted_is_direct() {
-    assert_direct([Nat::None, Nat::PortRestricted]);
+    assert_direct([Nat::None, Nat::PortRestricted], false);
 }
 
 #[test]
@@ -219,4 +284,69 @@ fn symmetric_to_symmetric_fails_without_relay() {
 #[ignore = "needs root and nftables: run via scripts/test.sh"]
 fn symmetric_to_port_restricted_fails_without_relay() {
     assert_fails([Nat::Symmetric, Nat::PortRestricted]);
+}
+
+/// Both exit 0 with data both ways over a pair through coturn: path "relay", and a relay
+/// candidate on at least one end (the other may be reflexive: relay↔srflx is a valid pair).
+fn assert_relayed(nats: [Nat; 2]) {
+    let dir = TempDir::new("natlab-coturn");
+    let (_lab, run) = run_cell(nats, CONNECT_TIMEOUT_S, Some(&dir));
+    let log = || std::fs::read_to_string(dir.path().join("turn.log")).unwrap_or_default();
+    assert!(
+        run.a.succeeded() && run.b.succeeded(),
+        "{nats:?}: both must exit 0 through the relay\n{}\ncoturn log:\n{}",
+        run.describe(),
+        log()
+    );
+    let mut relay_ends = Vec::new();
+    for (side, text) in [(&run.a, "pong from B"), (&run.b, "ping from A")] {
+        assert!(
+            side.lines_of("data").iter().any(|(_, v)| v["text"] == text),
+            "{} never printed {text:?}\n{}",
+            side.name,
+            run.describe()
+        );
+        let lines = side.lines_of("connected");
+        assert_eq!(lines.len(), 1, "{}", run.describe());
+        let (at, c) = &lines[0];
+        assert_eq!(c["path"], "relay", "{}", run.describe());
+        let (local, remote) = (endpoint(c, "local"), endpoint(c, "remote"));
+        assert!(
+            local.0 == "relay" || remote.0 == "relay",
+            "{}: {c}\n{}",
+            side.name,
+            run.describe()
+        );
+        if local.0 == "relay" {
+            assert!(local.1.starts_with("192.0.2.1:"), "{c}");
+            relay_ends.push(local.1.clone());
+        }
+        eprintln!(
+            "{} connected at {:.3}s: local {} remote {} rtt_ms {}",
+            side.name,
+            at.as_secs_f64(),
+            c["local"],
+            c["remote"],
+            c["rtt_ms"]
+        );
+    }
+    assert!(!relay_ends.is_empty(), "{}", run.describe());
+}
+
+#[test]
+#[ignore = "needs root, nftables and coturn: run via scripts/test.sh"]
+fn symmetric_to_symmetric_connects_through_turn() {
+    assert_relayed([Nat::Symmetric, Nat::Symmetric]);
+}
+
+#[test]
+#[ignore = "needs root, nftables and coturn: run via scripts/test.sh"]
+fn symmetric_to_port_restricted_connects_through_turn() {
+    assert_relayed([Nat::Symmetric, Nat::PortRestricted]);
+}
+
+#[test]
+#[ignore = "needs root, nftables and coturn: run via scripts/test.sh"]
+fn port_restricted_to_port_restricted_with_turn_stays_direct() {
+    assert_direct([Nat::PortRestricted, Nat::PortRestricted], true);
 }
