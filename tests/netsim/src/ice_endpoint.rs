@@ -18,7 +18,7 @@
 //! servers need nothing: their datagrams are ordinary transmits. A stream
 //! whose local address goes away is closed and reported closed.
 //!
-//! ```ignore
+//! ```text
 //! let ep = IceEndpoint::new(net.now(), config, net.fork_rng(), 5000);
 //! let a = net.attach_on_ports(peer.host, &[5000], ep); // gathers at once
 //! net.endpoint_mut(a).signal(now, Input::RemoteCandidate(c));

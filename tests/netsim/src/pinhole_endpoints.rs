@@ -4,7 +4,7 @@
 //! [`Datagram`]) that also notes the virtual time its machine finished, so a
 //! scenario can assert how long it took.
 //!
-//! ```ignore
+//! ```text
 //! let stun = net.server("stun", &[S1, S2]);
 //! let cfg = ServerConfig::new(sa(S1, 3478)).with_alternate(sa(S2, 3479));
 //! net.attach(stun, StunServerEndpoint::new(cfg)?);

@@ -8,7 +8,7 @@
 //! relay over UDP from the server's public IP on allocated ports. Built on the
 //! `pinhole::stun` codec; ChannelData and stream framing are in [`framing`].
 //!
-//! ```ignore
+//! ```text
 //! let ip: IpAddr = "192.0.2.10".parse()?;
 //! let host = net.server("turn", &[ip]);
 //! let cfg = TurnConfig::new(ip).with_user("alice", "secret");
