@@ -392,7 +392,20 @@ impl IceAgent {
 
     /// The next event.
     pub fn poll_event(&mut self) -> Option<IceEvent> {
-        self.events.pop_front()
+        loop {
+            let e = self.events.pop_front()?;
+            // Sockets added in one batch each move gathering on; a queued state that a
+            // later change already superseded is stale, and reporting a stale `Complete`
+            // would make the app signal end-of-candidates before the later candidates.
+            let superseded = matches!(e, IceEvent::GatheringStateChanged(_))
+                && self
+                    .events
+                    .iter()
+                    .any(|later| matches!(later, IceEvent::GatheringStateChanged(_)));
+            if !superseded {
+                return Some(e);
+            }
+        }
     }
 
     /// When `handle_timeout` must next be called.

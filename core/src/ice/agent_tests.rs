@@ -548,3 +548,45 @@ fn same_seed_replays_exactly() {
     assert!(!a.0.is_empty());
     assert_ne!(run(22).0, a.0);
 }
+
+#[test]
+fn sockets_added_together_report_complete_once_after_all_their_candidates() {
+    use super::agent::{GatheringState, IceAgent};
+    use super::priority::NetworkCost;
+    use rand::SeedableRng;
+
+    let mut agent = IceAgent::new(cfg(), rand::rngs::StdRng::seed_from_u64(1));
+    let now = std::time::Instant::now();
+    for a in ["192.0.2.10:5000", "198.51.100.10:5000"] {
+        agent
+            .add_local_socket(now, addr(a), NetworkCost::WIFI)
+            .unwrap();
+    }
+    let events: Vec<IceEvent> = std::iter::from_fn(|| agent.poll_event()).collect();
+    let gathering: Vec<usize> = events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| matches!(e, IceEvent::GatheringStateChanged(_)))
+        .map(|(i, _)| i)
+        .collect();
+    let candidates: Vec<usize> = events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| matches!(e, IceEvent::LocalCandidate(_)))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(candidates.len(), 2, "{events:?}");
+    assert_eq!(
+        gathering.len(),
+        1,
+        "one gathering event, not a stale one: {events:?}"
+    );
+    assert!(matches!(
+        events[gathering[0]],
+        IceEvent::GatheringStateChanged(GatheringState::Complete)
+    ));
+    assert!(
+        gathering[0] > candidates[1],
+        "Complete after every candidate: {events:?}"
+    );
+}

@@ -385,13 +385,6 @@ impl Driver {
             self.streams.send(t);
         }
         while let Some(e) = self.agent.poll_event() {
-            // Sockets are added one by one, so a batch may hold a `Complete` that a
-            // later socket already superseded: forward only the state that holds now.
-            if let IceEvent::GatheringStateChanged(s) = e {
-                if s != self.agent.gathering_state() {
-                    continue;
-                }
-            }
             let _ = self.events.send(e);
         }
     }
