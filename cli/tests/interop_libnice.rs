@@ -43,13 +43,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use common::{PipeRun, TimedLine};
 
 use serde_json::Value;
 
@@ -59,8 +59,6 @@ const IGNORE_REASON: &str = "needs libnice-dev (Debian): run via scripts/test.sh
 const PROCESS_TIMEOUT_S: u32 = 20;
 /// The whole pair, whatever the processes do.
 const PAIR_LIMIT: Duration = Duration::from_secs(40);
-/// How long the other side may keep running once one side has exited non-zero.
-const FAILURE_GRACE: Duration = Duration::from_secs(2);
 
 // ---------------------------------------------------------------------------------------
 // Building the adapter
@@ -172,254 +170,13 @@ impl Side {
     }
 }
 
-/// A stdout line and when (since the pair started) it was read.
-type Line = (Duration, String);
-
-/// What one side did.
-struct SideRun {
-    side: Side,
-    /// `None` if it was still running at the hard limit and had to be killed.
-    status: Option<ExitStatus>,
-    stdout: Vec<Line>,
-    stderr: String,
-}
-
-/// What a pair run produced.
-struct PairRun {
-    a: SideRun,
-    b: SideRun,
-    elapsed: Duration,
-}
-
-impl PairRun {
-    /// Both transcripts, a merged timeline of stdout lines, and both stderrs.
-    fn describe(&self) -> String {
-        let mut s = String::new();
-        for r in [&self.a, &self.b] {
-            s += &format!(
-                "===== {}: {:?}\n===== {} exit: {}\n",
-                r.side.name,
-                r.side.argv,
-                r.side.name,
-                match r.status {
-                    Some(st) => st.to_string(),
-                    None => "still running at the pair's deadline; killed".to_string(),
-                }
-            );
-        }
-        s += &format!(
-            "----- stdout timeline (pair ran {:?}) -----\n",
-            self.elapsed
-        );
-        let mut all: Vec<(Duration, &str, &str)> = Vec::new();
-        for r in [&self.a, &self.b] {
-            for (t, l) in &r.stdout {
-                all.push((*t, &r.side.name, l));
-            }
-        }
-        all.sort_by_key(|(t, _, _)| *t);
-        for (t, n, l) in all {
-            s += &format!("{:>9.1}ms {n}> {l}\n", t.as_secs_f64() * 1000.0);
-        }
-        for r in [&self.a, &self.b] {
-            s += &format!(
-                "----- {} stderr -----\n{}\n",
-                r.side.name,
-                tail(&r.stderr, 8000)
-            );
-        }
-        s
+/// Runs `a` and `b` wired stdout→stdin both ways (the shared `pipe_pair`).
+fn run_pair(a: &Side, b: &Side) -> PipeRun {
+    fn argv(s: &Side) -> Vec<&str> {
+        s.argv.iter().map(String::as_str).collect()
     }
-
-    fn both_succeeded(&self) -> bool {
-        [&self.a, &self.b]
-            .iter()
-            .all(|r| r.status.map(|s| s.success()).unwrap_or(false))
-    }
-}
-
-fn tail(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut start = s.len() - max;
-    while !s.is_char_boundary(start) {
-        start += 1;
-    }
-    &s[start..]
-}
-
-/// A child killed (SIGTERM to the `timeout` wrapper, which forwards it; then SIGKILL) and
-/// reaped on drop.
-struct Guard {
-    child: Child,
-}
-
-impl Guard {
-    fn terminate(&mut self) {
-        if let Ok(Some(_)) = self.child.try_wait() {
-            return;
-        }
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        self.terminate();
-    }
-}
-
-struct Spawned {
-    guard: Guard,
-    stdin: Option<ChildStdin>,
-    stdout: std::process::ChildStdout,
-    stderr: std::process::ChildStderr,
-}
-
-fn spawn(side: &Side) -> Spawned {
-    // coreutils `timeout` as a second line of defence should this test binary die.
-    let limit = PAIR_LIMIT.as_secs() + 5;
-    let mut cmd = Command::new("timeout");
-    cmd.arg("--kill-after=3")
-        .arg(limit.to_string())
-        .args(&side.argv)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {} ({:?}): {e}", side.name, side.argv));
-    let stdin = child.stdin.take();
-    let stdout = child.stdout.take().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    Spawned {
-        guard: Guard { child },
-        stdin,
-        stdout,
-        stderr,
-    }
-}
-
-/// Reads `from` line by line, records each line, and forwards it to `to` (the peer's stdin).
-/// The peer's stdin is closed when `from` ends. Write errors (the peer already exited) stop
-/// the forwarding but not the reading, so the writer never blocks on a full pipe.
-fn pump(
-    from: std::process::ChildStdout,
-    to: ChildStdin,
-    start: Instant,
-    log: Arc<Mutex<Vec<Line>>>,
-) -> JoinHandle<()> {
-    std::thread::spawn(move || {
-        let mut to = Some(to);
-        let mut r = BufReader::new(from);
-        let mut buf = Vec::new();
-        loop {
-            buf.clear();
-            match r.read_until(b'\n', &mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
-            let line = String::from_utf8_lossy(&buf)
-                .trim_end_matches(['\n', '\r'])
-                .to_string();
-            log.lock().unwrap().push((start.elapsed(), line));
-            if let Some(w) = to.as_mut() {
-                if w.write_all(&buf).and_then(|_| w.flush()).is_err() {
-                    to = None;
-                }
-            }
-        }
-        drop(to);
-    })
-}
-
-fn collect(mut from: std::process::ChildStderr, into: Arc<Mutex<Vec<u8>>>) -> JoinHandle<()> {
-    std::thread::spawn(move || {
-        let mut chunk = [0u8; 4096];
-        while let Ok(n) = from.read(&mut chunk) {
-            if n == 0 {
-                break;
-            }
-            into.lock().unwrap().extend_from_slice(&chunk[..n]);
-        }
-    })
-}
-
-/// Runs `a` and `b` wired stdout→stdin both ways until both exit or `PAIR_LIMIT` passes.
-fn run_pair(a: &Side, b: &Side) -> PairRun {
-    let start = Instant::now();
-    let mut pa = spawn(a);
-    let mut pb = spawn(b);
-    let (out_a, out_b) = (
-        Arc::new(Mutex::new(Vec::new())),
-        Arc::new(Mutex::new(Vec::new())),
-    );
-    let (err_a, err_b) = (
-        Arc::new(Mutex::new(Vec::new())),
-        Arc::new(Mutex::new(Vec::new())),
-    );
-    let threads = [
-        pump(pa.stdout, pb.stdin.take().unwrap(), start, out_a.clone()),
-        pump(pb.stdout, pa.stdin.take().unwrap(), start, out_b.clone()),
-        collect(pa.stderr, err_a.clone()),
-        collect(pb.stderr, err_b.clone()),
-    ];
-    let (mut status_a, mut status_b): (Option<ExitStatus>, Option<ExitStatus>) = (None, None);
-    // Once one side has failed the pair has failed: give the other a moment to say why,
-    // then end it rather than wait for its own timeout.
-    let mut deadline = start + PAIR_LIMIT;
-    while (status_a.is_none() || status_b.is_none()) && Instant::now() < deadline {
-        if status_a.is_none() {
-            status_a = pa.guard.child.try_wait().expect("wait A");
-        }
-        if status_b.is_none() {
-            status_b = pb.guard.child.try_wait().expect("wait B");
-        }
-        if [status_a, status_b].iter().flatten().any(|s| !s.success()) {
-            deadline = deadline.min(Instant::now() + FAILURE_GRACE);
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let elapsed = start.elapsed();
-    pa.guard.terminate();
-    pb.guard.terminate();
-    // The readers end at EOF once both processes are gone; don't wait forever if a
-    // grandchild somehow holds a pipe open.
-    let deadline = Instant::now() + Duration::from_secs(3);
-    while threads.iter().any(|t| !t.is_finished()) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let text = |v: &Arc<Mutex<Vec<u8>>>| String::from_utf8_lossy(&v.lock().unwrap()).into_owned();
-    let lines = |v: &Arc<Mutex<Vec<Line>>>| v.lock().unwrap().clone();
-    PairRun {
-        a: SideRun {
-            side: a.clone(),
-            status: status_a,
-            stdout: lines(&out_a),
-            stderr: text(&err_a),
-        },
-        b: SideRun {
-            side: b.clone(),
-            status: status_b,
-            stdout: lines(&out_b),
-            stderr: text(&err_b),
-        },
-        elapsed,
-    }
+    let (av, bv) = (argv(a), argv(b));
+    common::pipe_pair((&a.name, &av), (&b.name, &bv), PAIR_LIMIT)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -532,7 +289,7 @@ fn str_field<'a>(v: &'a Value, key: &str, line: &str) -> Result<&'a str, String>
 }
 
 /// Validates one side's stdout against the line protocol.
-fn validate(lines: &[Line]) -> Result<Transcript, String> {
+fn validate(lines: &[TimedLine]) -> Result<Transcript, String> {
     let mut credentials = 0;
     let mut eoc = false;
     let mut candidates = Vec::new();
@@ -620,10 +377,10 @@ fn validate(lines: &[Line]) -> Result<Transcript, String> {
 fn connect_and_exchange(a: Side, a_text: &str, b: Side, b_text: &str) {
     let run = run_pair(&a, &b);
     let fail = |why: String| -> ! { panic!("{why}\n{}", run.describe()) };
-    if !run.both_succeeded() {
+    if !(run.a.succeeded() && run.b.succeeded()) {
         fail(format!(
             "{} and {} did not both exit 0",
-            run.a.side.name, run.b.side.name
+            run.a.name, run.b.name
         ));
     }
     let ta = validate(&run.a.stdout).unwrap_or_else(|e| fail(format!("{}: {e}", a.name)));
