@@ -16,17 +16,21 @@
 //! rates are measured there, the same way: (packets - 1) / (last arrival - first arrival).
 
 use std::fs::File;
-use std::net::{SocketAddr, TcpListener, UdpSocket as StdUdp};
-use std::path::PathBuf;
+use std::net::{SocketAddr, UdpSocket as StdUdp};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use pinhole::runtime::{TurnOptions, TurnSession};
 use pinhole::stun::Credentials;
 use tokio::time::{Interval, MissedTickBehavior};
+
+// The same coturn the TURN integration tests start (static user pinhole:secret).
+#[path = "../../core/tests/support/coturn.rs"]
+mod coturn;
+use coturn::{Auth, Coturn};
 
 const USER: &str = "pinhole";
 const PASS: &str = "secret";
@@ -35,26 +39,6 @@ const PROCESS_LIMIT: Duration = Duration::from_secs(90);
 /// How long a client waits for echoes after its last send (uclient's STOPPING_TIME is 10 s
 /// but it stops as soon as everything came back; so does this).
 const DRAIN: Duration = Duration::from_secs(3);
-
-fn free_port() -> u16 {
-    loop {
-        let t = TcpListener::bind("127.0.0.1:0").unwrap();
-        let p = t.local_addr().unwrap().port();
-        if StdUdp::bind(("127.0.0.1", p)).is_ok() && p < 60000 {
-            return p;
-        }
-    }
-}
-
-fn temp_dir() -> PathBuf {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let d = std::env::temp_dir().join(format!("pinhole-turn-relay-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 /// Kills and reaps `child` if it is still running after `limit`; its exit status otherwise.
 fn wait_bounded(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
@@ -69,61 +53,6 @@ fn wait_bounded(child: &mut Child, limit: Duration) -> Option<std::process::Exit
             return None;
         }
         std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// coturn on 127.0.0.1, UDP/TCP only, static user, loopback peers allowed; killed on drop.
-struct Coturn {
-    child: Child,
-    dir: PathBuf,
-    port: u16,
-}
-
-impl Coturn {
-    fn start() -> Coturn {
-        let dir = temp_dir();
-        let port = free_port();
-        let relay = 20000 + (port % 20) as u32 * 1000;
-        let conf = format!(
-            "listening-ip=127.0.0.1\nrelay-ip=127.0.0.1\nlistening-port={port}\n\
-             min-port={relay}\nmax-port={}\nno-tls\nno-dtls\nno-cli\nallow-loopback-peers\n\
-             fingerprint\nlt-cred-mech\nuser={USER}:{PASS}\nrealm=pinhole.test\n\
-             log-file={}\nsimple-log\nno-stdout-log\npidfile={}\nuserdb={}\n",
-            relay + 999,
-            dir.join("turn.log").display(),
-            dir.join("turn.pid").display(),
-            dir.join("turndb").display(),
-        );
-        let path = dir.join("turnserver.conf");
-        std::fs::write(&path, conf).unwrap();
-        // Spawned directly (not under `timeout`), so that Drop's kill reaches coturn itself.
-        let child = Command::new("turnserver")
-            .arg("-c")
-            .arg(&path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("turnserver starts (apt-get install coturn)");
-        let c = Coturn { child, dir, port };
-        let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "turnserver did not listen within 10 s"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        std::thread::sleep(Duration::from_millis(300));
-        c
-    }
-}
-
-impl Drop for Coturn {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -563,7 +492,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let turn = Coturn::start();
+    let turn = Coturn::start(Auth::Static, &[]);
     let peer = EchoPeer::start();
     // results[scenario][client] = outcomes across runs.
     let mut results: Vec<[Vec<Outcome>; 2]> = vec![Default::default(); scenarios.len()];

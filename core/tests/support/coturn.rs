@@ -146,7 +146,8 @@ pub enum Auth {
 
 pub struct Coturn {
     child: Child,
-    dir: PathBuf,
+    /// Its temp dir (config, log); removed on drop.
+    pub dir: PathBuf,
     pub port: u16,
     pub tls_port: u16,
 }
