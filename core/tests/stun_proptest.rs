@@ -219,7 +219,7 @@ proptest! {
         let mut m = seed_message();
         for mu in muts {
             match mu {
-                Mutation::Flip(i, b) => { let i = i % m.len(); m[i] ^= 1 << b; }
+                Mutation::Flip(i, b) => if !m.is_empty() { let i = i % m.len(); m[i] ^= 1 << b; },
                 Mutation::Truncate(n) => { let n = n % (m.len() + 1); m.truncate(n); }
                 Mutation::SetLength(l) => if m.len() >= 4 { m[2..4].copy_from_slice(&l.to_be_bytes()); },
                 Mutation::SetByte(i, b) => if !m.is_empty() { let i = i % m.len(); m[i] = b; },
