@@ -56,6 +56,26 @@ fn wait_bounded(child: &mut Child, limit: Duration) -> Option<std::process::Exit
     }
 }
 
+/// The kernel's count of UDP datagrams dropped because a socket's receive buffer was
+/// full (`Udp: RcvbufErrors` in /proc/net/snmp), host-wide: coturn's, the peer's and the
+/// client's sockets all count, so a loss can be told apart from one inside a client.
+fn udp_rcvbuf_errors() -> Option<u64> {
+    let snmp = std::fs::read_to_string("/proc/net/snmp").ok()?;
+    let mut rows = snmp.lines().filter(|l| l.starts_with("Udp: "));
+    let names = rows.next()?;
+    let values = rows.next()?;
+    let column = names.split_whitespace().position(|n| n == "RcvbufErrors")?;
+    values.split_whitespace().nth(column)?.parse().ok()
+}
+
+/// " kernel rcvbuf drops N" when the count grew since `before`.
+fn kernel_drops_since(before: Option<u64>) -> String {
+    match (before, udp_rcvbuf_errors()) {
+        (Some(a), Some(b)) if b > a => format!(" kernel rcvbuf drops {}", b - a),
+        _ => String::new(),
+    }
+}
+
 /// What the peer saw from one client run.
 #[derive(Clone, Copy, Default)]
 struct PeerCount {
@@ -210,6 +230,7 @@ fn uclient(turn: &Coturn, peer: &EchoPeer, sc: Scenario) -> Outcome {
         }
     };
     peer.reset();
+    let kernel_before = udp_rcvbuf_errors();
     let mut child = Command::new("turnutils_uclient")
         .args(["-c", "-m", "1", "-u", USER, "-w", PASS, "-e", "127.0.0.1"])
         .args(["-r", &peer.addr.port().to_string()])
@@ -258,6 +279,9 @@ fn uclient(turn: &Coturn, peer: &EchoPeer, sc: Scenario) -> Outcome {
     if seen.packets != o.sent {
         o.note = format!("{} peer saw {}", o.note, seen.packets);
     }
+    o.note = format!("{}{}", o.note, kernel_drops_since(kernel_before))
+        .trim()
+        .to_string();
     o
 }
 
@@ -291,6 +315,7 @@ async fn pinhole(turn: &Coturn, peer: &EchoPeer, sc: Scenario) -> Outcome {
         .await
         .expect("Pinhole binds a channel");
     peer.reset();
+    let kernel_before = udp_rcvbuf_errors();
     // uclient's -z Z >= 1 catches up late packets (Burst); so does the matched rate.
     let (mut ticker, rate) = match sc.pacing {
         Pacing::Interval(ms) => {
@@ -367,9 +392,10 @@ async fn pinhole(turn: &Coturn, peer: &EchoPeer, sc: Scenario) -> Outcome {
     if seen.packets != sent {
         note = format!("peer saw {}", seen.packets);
     }
-    if stats.data_in != received {
-        note = format!("{note} driver got {} (recv queue full)", stats.data_in);
+    if stats.receive_queue_full > 0 {
+        note = format!("{note} session queue full {}", stats.receive_queue_full);
     }
+    note.push_str(&kernel_drops_since(kernel_before));
     if sc.pacing == Pacing::Unpaced {
         note = format!("{note} client send {:.0} pkt/s", sent as f64 / send_secs);
     }

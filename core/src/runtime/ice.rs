@@ -27,7 +27,7 @@ use tokio::task::JoinHandle;
 
 use super::interfaces::interface_addresses;
 use super::relay_stream::{resolve_servers, IceTurnServer, RelayStreams, StreamEvent};
-use super::RuntimeError;
+use super::{socket_buffers, RuntimeError};
 use crate::ice::{
     Candidate, Credentials, IceAgent, IceConfig, IceError, IceEvent, IceStats, Input, NetworkCost,
     RelayStats, SelectedPair,
@@ -97,6 +97,7 @@ impl IceSession {
                 .and_then(|s| Ok((s.local_addr()?, s)))
             {
                 Ok((local, s)) => {
+                    socket_buffers::enlarge(&s, socket_buffers::UDP_BUFFER_BYTES);
                     sockets.insert(local, Arc::new(s));
                 }
                 // One unusable address (a tentative IPv6 one, say) must not stop the

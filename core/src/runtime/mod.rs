@@ -8,6 +8,7 @@ mod interfaces;
 mod netcheck;
 mod relay_stream;
 mod resolve;
+mod socket_buffers;
 mod stun_server;
 mod turn;
 

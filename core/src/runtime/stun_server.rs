@@ -10,7 +10,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use super::RuntimeError;
+use super::{socket_buffers, RuntimeError};
 use crate::stun::server::{BindingServer, ServerConfig, ServerStats};
 
 /// Largest datagram read; bigger ones are truncated by the OS and then fail to parse.
@@ -97,10 +97,11 @@ impl Drop for StunServerHandle {
 }
 
 async fn bind(addr: SocketAddr) -> Result<Arc<UdpSocket>, RuntimeError> {
-    UdpSocket::bind(addr)
+    let socket = UdpSocket::bind(addr)
         .await
-        .map(Arc::new)
-        .map_err(|source| RuntimeError::Bind { addr, source })
+        .map_err(|source| RuntimeError::Bind { addr, source })?;
+    socket_buffers::enlarge(&socket, socket_buffers::UDP_BUFFER_BYTES);
+    Ok(Arc::new(socket))
 }
 
 /// IP1:P1, IP2:P1, IP1:P2, IP2:P2 with P1, P2 chosen by the OS on IP1.

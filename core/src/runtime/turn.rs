@@ -122,6 +122,7 @@ impl TurnSession {
             local,
             commands: cmd_rx,
             data: data_tx,
+            receive_queue_full: 0,
             ready: Some(ready_tx),
             failure: failure.clone(),
             permission_waiters: BTreeMap::new(),
@@ -130,7 +131,8 @@ impl TurnSession {
         };
         tokio::spawn(driver.run());
         let ready = tokio::time::timeout(limit, ready_rx).await;
-        let (relayed, mapped, lifetime, server) = match ready {
+        // After a redirect, the server and the local address are the new connection's.
+        let (relayed, mapped, lifetime, server, local) = match ready {
             Ok(Ok(r)) => r?,
             Ok(Err(_)) => return Err(closed(server)),
             Err(_) => {
@@ -269,7 +271,14 @@ fn closed(server: SocketAddr) -> TurnError {
     }
 }
 
-type Ready = (SocketAddr, Option<SocketAddr>, Duration, SocketAddr);
+/// Relayed, mapped, lifetime, server and local address, as of the allocation.
+type Ready = (
+    SocketAddr,
+    Option<SocketAddr>,
+    Duration,
+    SocketAddr,
+    SocketAddr,
+);
 
 /// Owns the client and the connection; runs until the allocation is closed or fails.
 struct Driver {
@@ -280,6 +289,8 @@ struct Driver {
     local: SocketAddr,
     commands: mpsc::Receiver<Command>,
     data: mpsc::Sender<(SocketAddr, Vec<u8>)>,
+    /// Datagrams dropped because `data` was full.
+    receive_queue_full: u64,
     ready: Option<oneshot::Sender<Result<Ready, TurnError>>>,
     failure: Arc<Mutex<Option<TurnError>>>,
     permission_waiters: BTreeMap<IpAddr, Vec<oneshot::Sender<Result<(), TurnError>>>>,
@@ -389,7 +400,10 @@ impl Driver {
                 }
             },
             Command::Stats(tx) => {
-                let _ = tx.send(self.client.stats());
+                let _ = tx.send(TurnStats {
+                    receive_queue_full: self.receive_queue_full,
+                    ..self.client.stats()
+                });
             }
             Command::Close(tx) => {
                 self.close_waiter = Some(tx);
@@ -409,7 +423,8 @@ impl Driver {
                 } => {
                     log::debug!("TURN: allocated {relayed} on {}", self.client.server());
                     if let Some(tx) = self.ready.take() {
-                        let _ = tx.send(Ok((relayed, mapped, lifetime, self.client.server())));
+                        let server = self.client.server();
+                        let _ = tx.send(Ok((relayed, mapped, lifetime, server, self.local)));
                     }
                 }
                 Event::Refreshed { lifetime } => log::debug!("TURN: refreshed for {lifetime:?}"),
@@ -436,8 +451,10 @@ impl Driver {
                     }
                 }
                 Event::Data { peer, bytes } => {
-                    // A full queue drops, as a UDP socket would.
-                    let _ = self.data.try_send((peer, bytes));
+                    // A full queue drops, as a UDP socket would, and counts it.
+                    if self.data.try_send((peer, bytes)).is_err() {
+                        self.receive_queue_full += 1;
+                    }
                 }
                 Event::Redirected { to, .. } => {
                     log::debug!("TURN: redirected to {to}");

@@ -136,6 +136,9 @@ pub struct TurnStats {
     pub data_out: u64,
     /// Outgoing data dropped because the per-peer queue was full.
     pub queue_overflow: u64,
+    /// Incoming data dropped because the application did not read it fast enough (the
+    /// runtime session's receive queue was full). The sans-IO client leaves it at 0.
+    pub receive_queue_full: u64,
 }
 
 /// The request a transaction carries.

@@ -10,6 +10,7 @@ use rustls::{ClientConfig, RootCertStore};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 
+use crate::runtime::socket_buffers;
 use crate::turn::{TransportKind, TurnError};
 
 pub(crate) trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -84,6 +85,7 @@ impl Conn {
                     let s = UdpSocket::bind(any)
                         .await
                         .map_err(|e| connect_err(format!("cannot bind a UDP socket: {e}")))?;
+                    socket_buffers::enlarge(&s, socket_buffers::UDP_BUFFER_BYTES);
                     // connect() picks the local address routed to the server.
                     s.connect(server)
                         .await
