@@ -32,7 +32,8 @@ USAGE:
       datagram, print received ones as data lines, and exit 0 once every --expect
       text arrived (after --linger, default 1 s). --timeout defaults to 30 s.
       --turn takes turn:HOST[:PORT][?transport=udp|tcp] or turns:HOST[:PORT];
-      --turn-ca trusts that CA for turns:; --relay-only uses relay candidates only.
+      --turn-ca trusts that CA or pins that server certificate for turns:;
+      --relay-only uses relay candidates only.
 
 Set RUST_LOG=debug for diagnostics on stderr.
 ";

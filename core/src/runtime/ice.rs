@@ -50,7 +50,8 @@ pub struct IceSessionOptions {
     pub bind: Option<IpAddr>,
     /// TURN servers, resolved at start and appended to `ice.turn_servers`.
     pub turn: Vec<IceTurnServer>,
-    /// Extra trust anchors (PEM) for `turns:` servers, on top of the webpki roots.
+    /// Trusted and pinned certificates (PEM) for `turns:` servers, on top of the webpki
+    /// roots; see [`super::TurnOptions::ca_pem`].
     pub turn_ca_pem: Option<Vec<u8>>,
 }
 

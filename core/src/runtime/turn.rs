@@ -6,6 +6,7 @@
 //! and deletes the allocation on `close` (or, best effort, on drop).
 
 pub(super) mod conn;
+mod pinned;
 mod url;
 
 use std::collections::BTreeMap;
@@ -26,8 +27,10 @@ use crate::turn::{Event, TransportKind, TurnClient, TurnConfig, TurnError, TurnS
 /// How to connect; `Default` suits a public server.
 #[derive(Clone, Debug)]
 pub struct TurnOptions {
-    /// Extra trust anchors (PEM, one or more CERTIFICATE blocks) for a self-hosted
-    /// `turns:` server, on top of the webpki roots.
+    /// Certificates (PEM, one or more CERTIFICATE blocks) for a self-hosted `turns:`
+    /// server, on top of the webpki roots: each is a trust anchor for chains it issued,
+    /// and a server presenting exactly one of them is accepted (a pinned self-signed
+    /// certificate, even one WebPKI rules refuse: `CA:TRUE`, no subjectAltName).
     pub ca_pem: Option<Vec<u8>>,
     /// Bound on resolving, connecting and allocating.
     pub timeout: Duration,

@@ -70,7 +70,7 @@ pub enum TurnError {
     #[error("cannot connect to TURN server {server}: {reason}")]
     Connect { server: SocketAddr, reason: String },
     /// The TLS handshake failed (certificate, name, or protocol).
-    #[error("TLS with TURN server {server} ({name}) failed: {reason}; for a self-hosted server pass its CA certificate (PEM)")]
+    #[error("TLS with TURN server {server} ({name}) failed: {reason}; for a self-hosted server pass its CA certificate or its own (PEM)")]
     Tls {
         server: SocketAddr,
         name: String,

@@ -10,6 +10,7 @@ use rustls::{ClientConfig, RootCertStore};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 
+use super::pinned::PinnedOrWebPki;
 use crate::runtime::socket_buffers;
 use crate::turn::{TransportKind, TurnError};
 
@@ -23,7 +24,8 @@ pub(crate) struct Tls {
     pub(crate) name: ServerName<'static>,
 }
 
-/// Trust anchors: the webpki (Mozilla) roots plus every certificate in `ca_pem`.
+/// Trust anchors: the webpki (Mozilla) roots plus every certificate in `ca_pem`, each of
+/// which is also pinned (accepted when the server presents exactly it; see pinned.rs).
 pub(crate) fn tls(host: &str, ca_pem: Option<&[u8]>, server: SocketAddr) -> Result<Tls, TurnError> {
     let err = |reason: String| TurnError::Tls {
         server,
@@ -32,24 +34,26 @@ pub(crate) fn tls(host: &str, ca_pem: Option<&[u8]>, server: SocketAddr) -> Resu
     };
     let mut roots = RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let mut pinned = Vec::new();
     if let Some(pem) = ca_pem {
-        let mut added = 0;
         for cert in CertificateDer::pem_slice_iter(pem) {
             let cert = cert.map_err(|e| err(format!("cannot read the CA PEM: {e}")))?;
             roots
-                .add(cert)
+                .add(cert.clone())
                 .map_err(|e| err(format!("unusable CA certificate: {e}")))?;
-            added += 1;
+            pinned.push(cert);
         }
-        if added == 0 {
+        if pinned.is_empty() {
             return Err(err("the CA PEM holds no CERTIFICATE block".into()));
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = PinnedOrWebPki::new(roots, pinned, provider.clone()).map_err(err)?;
     let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| err(e.to_string()))?
-        .with_root_certificates(roots)
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
     let name = ServerName::try_from(host.to_string())
         .map_err(|_| err("not a valid DNS name or IP address for TLS".into()))?;
