@@ -470,6 +470,15 @@ fn every_error_code_maps_to_its_error() {
 }
 
 #[test]
+fn nul_padding_in_the_reason_phrase_is_trimmed() {
+    // As coturn sends it: the NUL padding counted into ERROR-CODE's length.
+    fails_with(
+        ErrorCode::new(440, "Unsupported address family\0\0"),
+        |e| matches!(e, TurnError::ErrorResponse { reason, .. } if reason == "Unsupported address family"),
+    );
+}
+
+#[test]
 fn permission_errors_do_not_kill_the_allocation() {
     let t0 = Instant::now();
     let mut c = allocated(TransportKind::Udp, t0);
@@ -490,6 +499,30 @@ fn permission_errors_do_not_kill_the_allocation() {
         }]
     ));
     assert_eq!(c.state(), TurnState::Allocated);
+}
+
+#[test]
+fn allocation_mismatch_on_a_permission_fails_the_allocation_at_once() {
+    // The server restarted and lost the allocation: no need to wait for the next Refresh.
+    let t0 = Instant::now();
+    let mut c = allocated(TransportKind::Udp, t0);
+    c.create_permission(t0, peer().ip()).unwrap();
+    let r = one(&mut c);
+    let e = respond(
+        &r,
+        Class::Error,
+        &[Attribute::ErrorCode(ErrorCode::new(
+            437,
+            "Allocation Mismatch",
+        ))],
+        Some(&md5_key()),
+    );
+    c.handle_input(t0, &e);
+    assert!(matches!(
+        &events(&mut c)[..],
+        [Event::Failed(TurnError::AllocationMismatch { .. })]
+    ));
+    assert_eq!(c.state(), TurnState::Failed);
 }
 
 #[test]

@@ -24,8 +24,8 @@ pub enum TurnError {
     /// 441: the credentials differ from the ones the allocation was made with.
     #[error("TURN server {server} reports wrong credentials (441): requests must use the credentials the allocation was created with")]
     WrongCredentials { server: SocketAddr },
-    /// 486: the user already holds as many allocations as the server allows.
-    #[error("TURN server {server} refused the allocation: quota reached (486); close other allocations of this user or raise the server's user-quota")]
+    /// 486: the user (or the whole server) already holds as many allocations as allowed.
+    #[error("TURN server {server} refused the allocation: quota reached (486); close other allocations of this user, or raise the server's per-user or total quota")]
     QuotaReached { server: SocketAddr },
     /// 508: the server is out of relay ports or bandwidth.
     #[error(

@@ -154,10 +154,15 @@ pub struct Coturn {
 
 impl Coturn {
     pub fn start(auth: Auth, extra: &[&str]) -> Coturn {
+        Coturn::start_at(free_port(), free_port(), auth, extra)
+    }
+
+    /// Like `start`, on given (free) listening ports: for servers that must know each
+    /// other's address before they start.
+    pub fn start_at(port: u16, tls_port: u16, auth: Auth, extra: &[&str]) -> Coturn {
         need("turnserver", "coturn");
         let certs = certs();
         let dir = temp_dir("coturn");
-        let (port, tls_port) = (free_port(), free_port());
         let relay = 20000 + (port % 20) as u32 * 1000;
         let mut conf = format!(
             "listening-ip=127.0.0.1\nrelay-ip=127.0.0.1\nlistening-port={port}\n\
@@ -222,6 +227,20 @@ impl Coturn {
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("turn.log")).unwrap_or_default()
+    }
+
+    /// Waits (up to 10 s) until `needle` occurs at least `times` times in the log: for
+    /// what coturn does on its own clock, such as deleting a closed allocation.
+    pub fn wait_for_log(&self, needle: &str, times: usize) {
+        let start = Instant::now();
+        while self.log().matches(needle).count() < times {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "{needle:?} not {times} times in the log within 10 s:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     pub fn url(&self, t: TransportKind) -> String {

@@ -30,7 +30,9 @@ impl TurnClient {
             return self.on_success(now, pending.req, msg);
         }
         let (code, reason) = match msg.error_code() {
-            Ok(Some(e)) => (e.code, e.reason.to_string()),
+            // coturn counts NUL padding into the reason phrase ("Unsupported address
+            // family\0\0"): keep it out of the messages users read.
+            Ok(Some(e)) => (e.code, e.reason.trim_end_matches('\0').to_string()),
             _ => {
                 self.stats.malformed += 1;
                 return self.on_error(
@@ -145,6 +147,18 @@ impl TurnClient {
     }
 
     pub(super) fn on_error(&mut self, req: Request, error: TurnError) {
+        // 437 to any request on an allocation means the server has none for this 5-tuple
+        // (it restarted, or expired it): every later request would fail the same way, so
+        // say so now instead of at the next Refresh, minutes away.
+        let allocation_gone = matches!(error, TurnError::AllocationMismatch { .. });
+        if allocation_gone
+            && matches!(
+                req,
+                Request::CreatePermission { .. } | Request::ChannelBind { .. }
+            )
+        {
+            return self.fail(error);
+        }
         match req {
             Request::Allocate if self.state == TurnState::Allocating => self.fail(error),
             Request::Allocate => {}
