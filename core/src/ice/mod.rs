@@ -60,6 +60,6 @@ pub use pair::{CandidatePair, LocalCandidate, LocalId, PairFoundation, PairState
 pub use priority::{
     candidate_priority, foundation, local_preferences, pair_priority, LocalAddress, NetworkCost,
 };
-pub use relay::{RelayServer, RelayStats, RelayStreamTransmit};
+pub use relay::{RelayServer, RelayStats, RelayStreamTransmit, TlsName};
 pub use sdp::{Credentials, IceAttribute, IceAttributeError, Password, Ufrag};
 pub use stats::{Counters, IceStats, PairStats, SelectedStats};

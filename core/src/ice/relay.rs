@@ -119,6 +119,20 @@ pub struct RelayStreamTransmit {
     pub transport: TransportKind,
     /// Bytes to write, in order.
     pub bytes: Vec<u8>,
+    /// For TLS: the name the server's certificate must match.
+    pub tls_name: TlsName,
+}
+
+/// The name a TURN server's TLS certificate is verified against (RFC 8489 §14.16).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsName {
+    /// The configured server's own name.
+    Configured,
+    /// Redirected without ALTERNATE-DOMAIN: the name the configured server `SameAs(addr)`
+    /// was verified with.
+    SameAs(SocketAddr),
+    /// Redirected with ALTERNATE-DOMAIN: this name.
+    Domain(String),
 }
 
 /// One relay's state, for diagnostics.
@@ -166,6 +180,8 @@ pub(super) struct Relay {
     /// Peers that sent us something through the relay (so reachable from
     /// it, whatever their address; see [`relay_reaches`]).
     heard: HashSet<SocketAddr>,
+    /// What a TLS stream to the (possibly redirected) server verifies.
+    tls_name: TlsName,
 }
 
 /// The agent's relays.
@@ -214,6 +230,7 @@ impl IceAgent {
                         denied: HashSet::new(),
                         channels: HashSet::new(),
                         heard: HashSet::new(),
+                        tls_name: TlsName::Configured,
                     });
                     self.relays.list.len() - 1
                 }
@@ -339,6 +356,14 @@ impl IceAgent {
                 }
                 TurnEvent::ChannelBindFailed { peer, error } => {
                     log::debug!("ice: relay channel to {peer} failed: {error}");
+                }
+                TurnEvent::Redirected { to, domain, .. } => {
+                    log::debug!("ice: relay {} redirected to {to}", r.server);
+                    r.tls_name = match (domain, &r.tls_name) {
+                        (Some(d), _) => TlsName::Domain(d),
+                        (None, TlsName::Configured) => TlsName::SameAs(r.server),
+                        (None, kept) => kept.clone(),
+                    };
                 }
                 other => log::trace!("ice: relay event {other:?}"),
             }
@@ -542,6 +567,7 @@ impl IceAgent {
                     server: t.destination,
                     transport: r.transport,
                     bytes: t.contents,
+                    tls_name: r.tls_name.clone(),
                 });
             }
         }

@@ -422,3 +422,65 @@ fn symmetric_and_port_restricted_connect_through_a_slow_permission_relay() {
         }
     }
 }
+
+/// A `turns:` server that redirects: the stream to the new server verifies the
+/// ALTERNATE-DOMAIN when given, else the name the redirecting server was verified
+/// with (RFC 8489 §14.16), never the bare IP of the new server.
+#[test]
+fn tls_redirect_verifies_the_alternate_domain_or_the_original_name() {
+    use super::agent::IceAgent;
+    use super::priority::NetworkCost;
+    use super::relay::TlsName;
+    use crate::stun::{encode_to_vec, Attribute, Class, ErrorCode, Message, MessageType};
+    use crate::turn::framing::Frame;
+    use crate::turn::StreamFramer;
+    use rand::SeedableRng;
+
+    for domain in [None, Some("turn2.example.org")] {
+        let tls = RelayServer {
+            transport: TransportKind::Tls,
+            ..RelayServer::udp(addr(TURN), "user", "pass")
+        };
+        let config = IceConfig {
+            turn_servers: vec![tls],
+            ..IceConfig::default()
+        };
+        let mut agent = IceAgent::new(config, rand::rngs::StdRng::seed_from_u64(7));
+        let now = std::time::Instant::now();
+        agent
+            .add_local_socket(now, addr("10.0.0.1:5000"), NetworkCost::WIFI)
+            .unwrap();
+        let first = agent
+            .poll_relay_stream_transmit()
+            .expect("Allocate to the server");
+        assert_eq!(
+            (first.server, &first.tls_name),
+            (addr(TURN), &TlsName::Configured)
+        );
+        let mut framer = StreamFramer::new();
+        framer.push(&first.bytes);
+        let Some(Frame::Stun(frame)) = framer.next_frame() else {
+            panic!("a whole STUN message");
+        };
+        let request = Message::parse(&frame).unwrap();
+        let alt = addr("198.51.100.10:5349");
+        let mut attrs = vec![
+            Attribute::ErrorCode(ErrorCode::TRY_ALTERNATE),
+            Attribute::AlternateServer(alt),
+        ];
+        if let Some(d) = domain {
+            attrs.push(Attribute::AlternateDomain(d));
+        }
+        let typ = MessageType::new(Class::Error, request.method());
+        let answer = encode_to_vec(typ, request.transaction_id(), &attrs, None, false).unwrap();
+        agent.handle_relay_stream_bytes(now, addr(TURN), &answer);
+        let next = agent
+            .poll_relay_stream_transmit()
+            .expect("Allocate to the new server");
+        let want = match domain {
+            Some(d) => TlsName::Domain(d.to_string()),
+            None => TlsName::SameAs(addr(TURN)),
+        };
+        assert_eq!((next.server, next.tls_name), (alt, want));
+    }
+}

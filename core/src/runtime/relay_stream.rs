@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 
 use super::turn::conn::{self, Conn, Tls};
 use super::{RuntimeError, TurnUrl};
-use crate::ice::{RelayServer, RelayStreamTransmit};
+use crate::ice::{RelayServer, RelayStreamTransmit, TlsName};
 use crate::stun::Credentials;
 use crate::turn::{TransportKind, TurnError};
 
@@ -100,7 +100,7 @@ impl RelayStreams {
     pub(super) fn send(&mut self, t: RelayStreamTransmit) {
         if !self.streams.contains_key(&t.server) {
             let tls = match t.transport {
-                TransportKind::Tls => match self.tls_for(t.server) {
+                TransportKind::Tls => match self.tls_for(t.server, &t.tls_name) {
                     Ok(tls) => Some(tls),
                     Err(e) => {
                         let _ = self
@@ -142,15 +142,22 @@ impl RelayStreams {
         .await;
     }
 
-    /// A server the agent was redirected to (ALTERNATE-SERVER) has no configured name:
-    /// verify its certificate against its IP address.
-    fn tls_for(&mut self, server: SocketAddr) -> Result<Tls, TurnError> {
-        if let Some(t) = self.tls.get(&server) {
-            return Ok(t.clone());
+    /// What a TLS stream to `server` verifies: a configured server its configured name;
+    /// one the agent was redirected to the ALTERNATE-DOMAIN, or without one the name of
+    /// the server that redirected (RFC 8489 §14.16).
+    fn tls_for(&mut self, server: SocketAddr, name: &TlsName) -> Result<Tls, TurnError> {
+        let ca_pem = self.ca_pem.as_deref();
+        match name {
+            TlsName::Domain(domain) => conn::tls(domain, ca_pem, server),
+            TlsName::SameAs(origin) => match self.tls.get(origin) {
+                Some(t) => Ok(t.clone()),
+                None => conn::tls(&origin.ip().to_string(), ca_pem, server),
+            },
+            TlsName::Configured => match self.tls.get(&server) {
+                Some(t) => Ok(t.clone()),
+                None => conn::tls(&server.ip().to_string(), ca_pem, server),
+            },
         }
-        let t = conn::tls(&server.ip().to_string(), self.ca_pem.as_deref(), server)?;
-        self.tls.insert(server, t.clone());
-        Ok(t)
     }
 }
 

@@ -459,9 +459,14 @@ impl Driver {
                         self.receive_queue_full += 1;
                     }
                 }
-                Event::Redirected { to, .. } => {
-                    log::debug!("TURN: redirected to {to}");
+                Event::Redirected { to, domain, .. } => {
+                    log::debug!("TURN: redirected to {to} (domain {domain:?})");
                     self.conn.shutdown().await;
+                    if let (Some(tls), Some(domain)) = (&mut self.tls, domain) {
+                        if let Err(e) = tls.verify_as(&domain, to) {
+                            return self.finish(Some(e));
+                        }
+                    }
                     match Conn::open(self.client.transport(), to, self.tls.as_ref(), self.limit)
                         .await
                     {

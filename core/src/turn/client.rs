@@ -92,8 +92,14 @@ pub enum Event {
     /// Data relayed from `peer` (from a Data indication or ChannelData).
     Data { peer: SocketAddr, bytes: Vec<u8> },
     /// The server redirected us (300 ALTERNATE-SERVER). Over TCP/TLS the driver must
-    /// reconnect to `to` before sending what `poll_transmit` returns next.
-    Redirected { from: SocketAddr, to: SocketAddr },
+    /// reconnect to `to` before sending what `poll_transmit` returns next. Over TLS the
+    /// new server's certificate must match `domain` (ALTERNATE-DOMAIN, RFC 8489 §14.16)
+    /// when the server gave one, else the name the original server was verified with.
+    Redirected {
+        from: SocketAddr,
+        to: SocketAddr,
+        domain: Option<String>,
+    },
     /// The allocation failed or was lost; the client is done.
     Failed(TurnError),
     /// `close` finished (the allocation is deleted, or was never made).

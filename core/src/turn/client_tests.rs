@@ -570,7 +570,8 @@ fn redirect_is_followed_once_and_loops_are_refused() {
         events(&mut c),
         vec![Event::Redirected {
             from: server(),
-            to: alt
+            to: alt,
+            domain: None,
         }]
     );
     let t = c.poll_transmit().unwrap();

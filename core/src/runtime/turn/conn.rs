@@ -63,6 +63,19 @@ pub(crate) fn tls(host: &str, ca_pem: Option<&[u8]>, server: SocketAddr) -> Resu
     })
 }
 
+impl Tls {
+    /// Verifies later connections against `domain` instead (a redirect's
+    /// ALTERNATE-DOMAIN); `server` only names the server in the error.
+    pub(crate) fn verify_as(&mut self, domain: &str, server: SocketAddr) -> Result<(), TurnError> {
+        self.name = ServerName::try_from(domain.to_string()).map_err(|_| TurnError::Tls {
+            server,
+            name: domain.to_string(),
+            reason: "ALTERNATE-DOMAIN is not a valid DNS name".into(),
+        })?;
+        Ok(())
+    }
+}
+
 /// An open connection to the server.
 pub(crate) enum Conn {
     Udp(UdpSocket),

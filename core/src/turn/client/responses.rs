@@ -85,7 +85,9 @@ impl TurnClient {
         self.server = to;
         self.auth.reset();
         self.framer.reset();
-        self.events.push_back(Event::Redirected { from, to });
+        let domain = msg.alternate_domain().ok().flatten().map(str::to_string);
+        self.events
+            .push_back(Event::Redirected { from, to, domain });
         self.start(now, Request::Allocate, false, 0);
     }
 
