@@ -3,7 +3,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use pinhole::nat::{Filtering, LifetimeConfig, Mapping};
+use pinhole::nat::{Filtering, LifetimeConfig, LifetimeReport, Mapping};
 use pinhole::runtime::{netcheck, resolve_udp, NetcheckOptions, NetcheckReport, StunServer};
 use serde_json::json;
 
@@ -65,9 +65,19 @@ fn to_json(r: &NetcheckReport) -> serde_json::Value {
         "mapping": mapping_word(&r.nat.mapping),
         "filtering": r.nat.filtering.as_str(),
         "hairpinning": r.nat.hairpinning,
-        "binding_lifetime_s": r.lifetime.as_ref().and_then(|l| l.survived).map(|d| d.as_secs_f64()),
+        "binding_lifetime_s": r.lifetime.as_ref().and_then(lifetime_seconds),
         "rtt_ms": r.nat.rtt.map(|d| d.as_secs_f64() * 1000.0),
     })
+}
+
+/// The longest idle time the mapping was seen to survive. A mapping that did not survive
+/// even the shortest idle probe was still measured: 0, not null (null means "not asked").
+fn lifetime_seconds(l: &LifetimeReport) -> Option<f64> {
+    match (l.survived, l.expired) {
+        (Some(s), _) => Some(s.as_secs_f64()),
+        (None, Some(_)) => Some(0.0),
+        (None, None) => None,
+    }
 }
 
 /// RFC 4787 words; with no NAT the "mapping" is trivially endpoint-independent.
@@ -123,6 +133,11 @@ fn verdict(mapping: &Mapping, filtering: &Filtering) -> String {
         (M::NoNat, F::EndpointIndependent) => {
             "No NAT and no filtering: this host is directly reachable; direct connections will work.".into()
         }
+        (M::NoNat, F::Unknown(reason)) => format!(
+            "No NAT: this host's own address is its public one; filtering could not be determined \
+             ({reason:?}), so a firewall may still block unsolicited traffic. Direct connections \
+             will usually work."
+        ),
         (M::NoNat, _) => format!(
             "No NAT, but a firewall filters unsolicited traffic ({}): direct connections will work once both sides send.",
             filtering.as_str()
@@ -137,8 +152,9 @@ fn verdict(mapping: &Mapping, filtering: &Filtering) -> String {
             format!("Port-restricted cone NAT ({names}): direct connections will usually work.")
         }
         (M::AddressDependent | M::AddressAndPortDependent, _) => format!(
-            "Symmetric NAT ({names}): direct connections work only with peers behind open or cone NATs; \
-             otherwise a TURN relay is needed."
+            "Symmetric NAT ({names}): direct connections work only with peers that are not \
+             behind a NAT or are behind a full-cone or restricted-cone NAT; with port-restricted \
+             or symmetric peers a TURN relay is needed."
         ),
         (M::Unknown(reason), _) => {
             format!("Mapping behaviour could not be determined ({reason:?}); the server may not support RFC 5780.")
@@ -147,5 +163,47 @@ fn verdict(mapping: &Mapping, filtering: &Filtering) -> String {
             "{} mapping; filtering could not be determined ({reason:?}).",
             mapping_word(mapping)
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pinhole::nat::UnknownReason;
+
+    #[test]
+    fn no_nat_with_unknown_filtering_does_not_claim_a_firewall() {
+        let v = verdict(
+            &Mapping::NoNat,
+            &Filtering::Unknown(UnknownReason::NoOtherAddress),
+        );
+        assert!(v.starts_with("No NAT:"), "{v}");
+        assert!(v.contains("could not be determined"), "{v}");
+    }
+
+    #[test]
+    fn symmetric_nat_needs_a_relay_with_port_restricted_peers() {
+        let v = verdict(
+            &Mapping::AddressAndPortDependent,
+            &Filtering::AddressAndPortDependent,
+        );
+        assert!(
+            v.contains("with port-restricted or symmetric peers a TURN relay is needed"),
+            "{v}"
+        );
+        assert!(!v.contains("open or cone"), "{v}");
+    }
+
+    #[test]
+    fn a_lifetime_shorter_than_the_first_probe_is_zero_not_null() {
+        let report = |survived: Option<u64>, expired: Option<u64>| LifetimeReport {
+            survived: survived.map(Duration::from_secs),
+            expired: expired.map(Duration::from_secs),
+            trials: Vec::new(),
+        };
+        assert_eq!(lifetime_seconds(&report(None, Some(5))), Some(0.0));
+        assert_eq!(lifetime_seconds(&report(Some(5), Some(10))), Some(5.0));
+        assert_eq!(lifetime_seconds(&report(Some(120), None)), Some(120.0));
+        assert_eq!(lifetime_seconds(&report(None, None)), None);
     }
 }
