@@ -590,3 +590,118 @@ fn sockets_added_together_report_complete_once_after_all_their_candidates() {
         "Complete after every candidate: {events:?}"
     );
 }
+
+#[test]
+fn authenticated_request_with_unknown_comprehension_required_attribute_gets_420() {
+    // RFC 8489 §6.3.1: after authentication, an unknown attribute in 0x0000-0x7FFF is
+    // answered 420 listing it in UNKNOWN-ATTRIBUTES, and the check is not processed.
+    let mut net = Net::hosts(15, cfg(), cfg());
+    net.pump();
+    let now = net.now;
+    let local = addr("10.0.0.1:5000");
+    let stranger = addr("10.0.0.9:7000");
+    let creds = net.nodes[0].agent.local_credentials().clone();
+    let username = format!("{}:peer", creds.ufrag.as_str());
+    let unknown = 0x7f01;
+    let req = encode_to_vec(
+        MessageType::new(Class::Request, Method::BINDING),
+        TransactionId([9; 12]),
+        &[
+            Attribute::Username(&username),
+            Attribute::Priority(1),
+            Attribute::Unknown {
+                typ: unknown,
+                value: &[0; 4],
+            },
+        ],
+        Some(creds.pwd.as_str().as_bytes()),
+        true,
+    )
+    .unwrap();
+    let a = net.agent(0);
+    while a.poll_transmit().is_some() {}
+    a.handle_input(
+        now,
+        Input::Receive {
+            local,
+            from: stranger,
+            data: &req,
+        },
+    )
+    .unwrap();
+    let t = a.poll_transmit().expect("a 420 response");
+    let m = Message::parse(&t.bytes).unwrap();
+    assert_eq!(m.class(), Class::Error);
+    assert_eq!(m.error_code().unwrap().unwrap().code, 420);
+    let listed: Vec<u16> = m.unknown_attributes().unwrap().unwrap().iter().collect();
+    assert_eq!(listed, vec![unknown]);
+    assert!(
+        m.has_integrity(),
+        "answers to authenticated requests are protected"
+    );
+    assert!(a.poll_transmit().is_none(), "no triggered check for it");
+    assert_eq!(a.stats().counters.unknown_attributes, 1);
+    assert_eq!(a.stats().counters.prflx_remote_learned, 0);
+}
+
+#[test]
+fn check_response_with_unknown_comprehension_required_attribute_fails_the_pair() {
+    // RFC 8489 §6.3.3: such a success response is discarded and the transaction failed.
+    let mut net = Net::hosts(16, cfg(), cfg());
+    let now = net.now;
+    let (local, remote) = (addr("10.0.0.1:5000"), addr("10.0.1.1:6000"));
+    let remote_pwd = net.nodes[1].agent.local_credentials().pwd.clone();
+    let line = format!(
+        "candidate:1 1 udp 2130706431 {} {} typ host",
+        remote.ip(),
+        remote.port()
+    );
+    let a = net.agent(0);
+    a.handle_input(
+        now,
+        Input::RemoteCandidate(Candidate::parse(&line).unwrap()),
+    )
+    .unwrap();
+    let mut t = now;
+    let check = loop {
+        a.handle_timeout(t);
+        if let Some(x) = std::iter::from_fn(|| a.poll_transmit()).find(|x| x.to == remote) {
+            break x;
+        }
+        t += ms(5);
+        assert!(t < now + ms(500), "no check sent");
+    };
+    let req = Message::parse(&check.bytes).unwrap();
+    let resp = encode_to_vec(
+        MessageType::new(Class::Success, Method::BINDING),
+        req.transaction_id(),
+        &[
+            Attribute::XorMappedAddress(local),
+            Attribute::Unknown {
+                typ: 0x7f02,
+                value: &[1, 2, 3, 4],
+            },
+        ],
+        Some(remote_pwd.as_str().as_bytes()),
+        true,
+    )
+    .unwrap();
+    a.handle_input(
+        t,
+        Input::Receive {
+            local,
+            from: remote,
+            data: &resp,
+        },
+    )
+    .unwrap();
+    let stats = a.stats();
+    assert_eq!(stats.counters.unknown_attributes, 1);
+    assert!(a.selected_pair().is_none());
+    let pair = stats
+        .pairs
+        .iter()
+        .find(|p| p.local == local && p.remote == remote)
+        .unwrap();
+    assert_eq!(pair.state, super::pair::PairState::Failed);
+}

@@ -29,8 +29,8 @@ use super::pair::PairState;
 use super::priority::{foundation, FoundationInput};
 use crate::stun::transaction::Completed;
 use crate::stun::{
-    encode_to_vec, Attribute, Class, ErrorCode, IntegrityKey, Message, MessageType, Method,
-    TransactionId,
+    encode_to_vec, Attribute, Class, ErrorCode, IntegrityKey, Message, MessageBuilder, MessageType,
+    Method, TransactionId,
 };
 
 /// libwebrtc's NOMINATION attribute (comprehension-optional): the
@@ -153,6 +153,13 @@ impl IceAgent {
             self.respond_error(local, from, tid, ErrorCode::UNAUTHENTICATED, None);
             return;
         };
+        // RFC 8489 §6.3.1, after authentication: comprehension-required attributes this
+        // agent does not know get a 420 listing them, and the check is not answered.
+        if msg.has_unknown_comprehension_required() {
+            self.counters.unknown_attributes += 1;
+            self.respond_unknown_attributes(local, from, msg, &key);
+            return;
+        }
 
         // §7.3.1.1 role conflicts.
         let theirs_controlling = msg.ice_controlling().ok().flatten();
@@ -330,6 +337,31 @@ impl IceAgent {
         }
     }
 
+    /// 420 Unknown Attribute with UNKNOWN-ATTRIBUTES, integrity-protected like any answer
+    /// to an authenticated request.
+    fn respond_unknown_attributes(
+        &mut self,
+        local: SocketAddr,
+        to: SocketAddr,
+        request: &Message,
+        key: &IntegrityKey,
+    ) {
+        // UNKNOWN-ATTRIBUTES takes 2 bytes per type, each of at least 4 in the request.
+        let mut buf = [0u8; 2048];
+        let Ok(Some(mut b)) = MessageBuilder::unknown_attributes_response(&mut buf, request) else {
+            return;
+        };
+        if b.add_message_integrity_key(key).is_err() || b.add_fingerprint().is_err() {
+            return;
+        }
+        let bytes = b.finish().to_vec();
+        self.outbox.push_back(super::agent::Transmit {
+            from: local,
+            to,
+            bytes,
+        });
+    }
+
     /// A Binding response: to a gathering request or to a check.
     fn handle_response(
         &mut self,
@@ -381,6 +413,13 @@ impl IceAgent {
                 };
                 // §7.2.5.2.1: source and destination must be symmetric.
                 if from != sent_to || local != sent_from {
+                    self.check_failed(now, gen, pair, kind, tid);
+                    return;
+                }
+                // RFC 8489 §6.3.3 and §6.3.4: a response with comprehension-required
+                // attributes we do not know fails the transaction.
+                if msg.has_unknown_comprehension_required() {
+                    self.counters.unknown_attributes += 1;
                     self.check_failed(now, gen, pair, kind, tid);
                     return;
                 }

@@ -207,6 +207,11 @@ impl IceAgent {
         if msg.class() != Class::Success {
             return;
         }
+        if msg.has_unknown_comprehension_required() {
+            // RFC 8489 §6.3.3: discarded, and the transaction has failed.
+            self.counters.unknown_attributes += 1;
+            return;
+        }
         let mapped = match msg.xor_mapped_address() {
             Ok(Some(a)) => a,
             _ => match msg.mapped_address() {

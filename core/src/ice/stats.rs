@@ -27,6 +27,10 @@ pub struct Counters {
     pub rate_limited: u64,
     /// TURN ChannelData or non-Binding STUN methods.
     pub unsupported: u64,
+    /// Authenticated requests answered 420, and responses that failed their
+    /// transaction, for comprehension-required attributes this agent does not know
+    /// (RFC 8489 §6.3).
+    pub unknown_attributes: u64,
     /// Remote candidates already known.
     pub duplicate_candidates: u64,
     /// Peer-reflexive remotes refused by the remote-candidate cap.

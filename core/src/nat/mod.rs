@@ -66,8 +66,9 @@ pub(crate) struct Received {
 }
 
 /// Parses a datagram; `None` if it is not well-formed STUN, fails its FINGERPRINT, or is a
-/// response carrying unknown comprehension-required attributes (RFC 8489 §6.3.3 says to
-/// discard those). The caller drops and counts it.
+/// response carrying unknown comprehension-required attributes (RFC 8489 §6.3.3/§6.3.4:
+/// discard it; the transaction has failed). The caller drops and counts it, and the test
+/// it answered ends as unanswered when its transaction times out.
 pub(crate) fn parse(datagram: &[u8]) -> Option<Received> {
     let msg = Message::parse(datagram).ok()?;
     if msg.has_fingerprint() && msg.verify_fingerprint().is_err() {
