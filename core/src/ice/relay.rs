@@ -3,9 +3,11 @@
 //! The agent owns one [`TurnClient`] per (local socket, UDP TURN server) and
 //! one per TCP/TLS TURN server. Allocation starts when a socket is added,
 //! in parallel with server-reflexive gathering; each pending allocation
-//! counts towards [`GatheringState::Complete`], and a dead or refusing
+//! holds back [`GatheringState::Complete`], and a dead or refusing
 //! server only ends in [`IceEvent::RelayFailed`] (with the
 //! [`TurnError`] message) and never stalls checks on other pairs.
+//!
+//! [`GatheringState::Complete`]: super::agent::GatheringState::Complete
 //!
 //! # The relayed address as a virtual socket
 //!

@@ -38,7 +38,9 @@ pub struct TurnConfig {
     pub transaction: TransactionConfig,
     /// How often to refresh each permission (they expire after 300 s).
     pub permission_refresh: Duration,
-    /// How often to refresh each channel binding (they expire after 600 s).
+    /// How often to refresh each channel binding (they expire after 600 s). A channel
+    /// whose peer IP has no permission of its own is refreshed every
+    /// `permission_refresh` instead, to keep the permission it installed (300 s).
     pub channel_refresh: Duration,
     /// ALTERNATE-SERVER redirects to follow before giving up.
     pub max_redirects: u32,
@@ -171,6 +173,9 @@ impl Request {
 struct Pending {
     req: Request,
     authenticated: bool,
+    /// The request carried MESSAGE-INTEGRITY-SHA256 (else MESSAGE-INTEGRITY, if
+    /// authenticated): the response must carry the same (RFC 8489 §9.2.5).
+    sha256: bool,
     stale_retries: u8,
 }
 
@@ -337,7 +342,7 @@ impl TurnClient {
                 request: t.context.req.name(),
                 after: self.config.transaction.total_timeout(),
             };
-            self.on_error(t.context.req, error);
+            self.on_error(now, t.context.req, error);
         }
         if self.state != TurnState::Allocated {
             return;
@@ -513,11 +518,12 @@ impl TurnClient {
         let bytes =
             match requests::request(method, tid, &attrs, auth, self.config.software.as_deref()) {
                 Ok(b) => b,
-                Err(e) => return self.on_error(req, TurnError::Credentials(e)),
+                Err(e) => return self.on_error(now, req, TurnError::Credentials(e)),
             };
         let pending = Pending {
             req,
             authenticated,
+            sha256: authenticated && self.auth.signs_sha256(),
             stale_retries,
         };
         let cfg = self.config.transaction;
@@ -553,14 +559,17 @@ impl TurnClient {
     }
 
     fn handle_stun(&mut self, now: Instant, bytes: &[u8]) {
-        let msg = match Message::parse(bytes) {
-            Ok(m) if !m.has_unknown_comprehension_required() => m,
-            Ok(_) | Err(_) => {
-                self.stats.malformed += 1;
-                return;
-            }
+        let Ok(msg) = Message::parse(bytes) else {
+            self.stats.malformed += 1;
+            return;
         };
         match msg.class() {
+            // RFC 8489 §6.3.2: an indication with unknown comprehension-required
+            // attributes is discarded. Responses with them fail their transaction
+            // (§6.3.3, §6.3.4): see `handle_response`.
+            Class::Indication if msg.has_unknown_comprehension_required() => {
+                self.stats.malformed += 1
+            }
             Class::Indication if msg.method() == Method::DATA => {
                 match (msg.xor_peer_address(), msg.data()) {
                     (Ok(Some(peer)), Some(data)) => self.deliver(peer, data),

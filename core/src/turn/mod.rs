@@ -19,6 +19,11 @@
 //! | allocation | LIFETIME from the server (600 s) | 80 % of LIFETIME |
 //! | permission | 300 s (RFC 8656 §9) | every [`TurnConfig::permission_refresh`] (240 s) |
 //! | channel | 600 s (RFC 8656 §12) | every [`TurnConfig::channel_refresh`] (540 s) |
+//!
+//! A ChannelBind also installs the permission for the peer's IP, and that permission
+//! lasts only 300 s. A channel whose IP has no permission of its own (no
+//! `create_permission`, or its refresh failed) is therefore refreshed every
+//! [`TurnConfig::permission_refresh`] instead, which keeps both alive in one request.
 
 pub mod channel_data;
 mod client;

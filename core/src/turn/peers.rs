@@ -156,6 +156,18 @@ impl Peers {
         }
     }
 
+    /// Makes every installed channel to `ip` due at `now` (unless one is in flight): its
+    /// ChannelBind then refreshes the permission for `ip` too.
+    pub(crate) fn refresh_channels_now(&mut self, ip: IpAddr, now: Instant) {
+        for c in self.channels.values_mut() {
+            if c.peer.ip() == ip && !c.in_flight {
+                if let Some(t) = &mut c.refresh_at {
+                    *t = (*t).min(now);
+                }
+            }
+        }
+    }
+
     /// The earliest refresh not yet in flight.
     pub(crate) fn next_refresh(&self) -> Option<Instant> {
         let p = self

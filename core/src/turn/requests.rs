@@ -13,9 +13,33 @@ use crate::stun::{
 
 /// The "nonce cookie" that announces STUN security features (RFC 8489 §9.2).
 const NONCE_COOKIE: &str = "obMatJos2";
-/// Feature bits in the 24-bit set after the cookie (bit 0 is the most significant).
-const FEATURE_PASSWORD_ALGORITHMS: u32 = 1 << 23;
-const FEATURE_USER_ANONYMITY: u32 = 1 << 22;
+/// Feature bits in the 24-bit set after the cookie. RFC 8489 as published numbers bit 0
+/// as the most significant, but its own example (Appendix B.1: "obMatJos2AAAC" with a
+/// USERHASH request) and the erratum on §9.2 count from the least significant side:
+/// bit 0 (0x000001) is "Password algorithms", bit 1 (0x000002) "Username anonymity".
+const FEATURE_PASSWORD_ALGORITHMS: u32 = 1 << 0;
+const FEATURE_USER_ANONYMITY: u32 = 1 << 1;
+
+/// The security feature set announced by a NONCE's cookie (0 without the cookie).
+fn nonce_features(nonce: &str) -> u32 {
+    nonce
+        .strip_prefix(NONCE_COOKIE)
+        .and_then(|rest| rest.get(..4))
+        .and_then(base64_bits)
+        .unwrap_or(0)
+}
+
+/// True if `msg` carries a NONCE whose cookie announces PASSWORD-ALGORITHMS but no
+/// PASSWORD-ALGORITHMS attribute: the list was stripped on the way (a bid-down attack,
+/// RFC 8489 §9.2.1) or the server is broken. §9.2.5: a 401/438 like that must not be
+/// retried, and any other response like that must be ignored.
+pub(crate) fn algorithms_stripped(msg: &Message<'_>) -> bool {
+    let Ok(Some(nonce)) = msg.nonce() else {
+        return false;
+    };
+    nonce_features(nonce) & FEATURE_PASSWORD_ALGORITHMS != 0
+        && msg.get(attr::PASSWORD_ALGORITHMS).is_none()
+}
 
 /// What the client knows about the server's long-term credential challenge.
 #[derive(Debug)]
@@ -56,6 +80,14 @@ impl Auth {
         self.algorithm
     }
 
+    /// True if requests are signed with MESSAGE-INTEGRITY-SHA256, false for
+    /// MESSAGE-INTEGRITY. RFC 8489 §9.2.5: once the server sent PASSWORD-ALGORITHMS,
+    /// every request uses MESSAGE-INTEGRITY-SHA256 only, whichever algorithm was picked;
+    /// a legacy challenge (no list) gets MESSAGE-INTEGRITY with the MD5 key.
+    pub(crate) fn signs_sha256(&self) -> bool {
+        self.algorithms_wire.is_some()
+    }
+
     /// Forgets the challenge (after a redirect to another server).
     pub(crate) fn reset(&mut self) {
         *self = Auth::new(self.credentials.clone());
@@ -72,11 +104,7 @@ impl Auth {
             Some(r) => r.to_string(),
             None => self.realm.clone().ok_or(ChallengeError::Missing("REALM"))?,
         };
-        let features = nonce
-            .strip_prefix(NONCE_COOKIE)
-            .and_then(|rest| rest.get(..4))
-            .and_then(base64_bits)
-            .unwrap_or(0);
+        let features = nonce_features(nonce);
         let (algorithm, wire) = match msg
             .password_algorithms()
             .map_err(ChallengeError::Malformed)?
@@ -94,8 +122,8 @@ impl Auth {
             }
             None if features & FEATURE_PASSWORD_ALGORITHMS != 0 => {
                 // The cookie promises the list, but it is missing: a downgrade attempt
-                // or a broken server (§9.2.5). Refuse rather than fall back to MD5.
-                return Err(ChallengeError::Missing("PASSWORD-ALGORITHMS"));
+                // or a broken server. §9.2.5: do not retry (and never fall back to MD5).
+                return Err(ChallengeError::AlgorithmsStripped);
             }
             None => (PasswordAlgorithm::Md5, None),
         };
@@ -139,26 +167,31 @@ impl Auth {
                 params: &[],
             }))?;
         }
-        match self.algorithm {
-            PasswordAlgorithm::Sha256 => b.add_message_integrity_sha256(key.as_bytes())?,
-            PasswordAlgorithm::Md5 => b.add_message_integrity_key(key)?,
-        };
+        if self.signs_sha256() {
+            b.add_message_integrity_sha256(key.as_bytes())?;
+        } else {
+            b.add_message_integrity_key(key)?;
+        }
         Ok(())
     }
 
-    /// Checks the integrity of a response to an authenticated request: whichever of
-    /// MESSAGE-INTEGRITY-SHA256 / MESSAGE-INTEGRITY it carries must verify. A response
-    /// with neither passes only if `required` is false (401 and 438 carry none).
-    pub(crate) fn verify(&self, msg: &Message<'_>, required: bool) -> bool {
+    /// Checks the integrity of a response to an authenticated request. The response
+    /// must carry the integrity attribute the request was signed with (`sha256`, see
+    /// [`Auth::signs_sha256`]) and it must verify: a response to a
+    /// MESSAGE-INTEGRITY-SHA256 request that carries only MESSAGE-INTEGRITY is a
+    /// downgrade and fails (RFC 8489 §9.1.4, §9.2.4, §9.2.5), and the other way round.
+    /// A response with neither passes only if `required` is false (401 and 438 carry
+    /// none).
+    pub(crate) fn verify(&self, msg: &Message<'_>, required: bool, sha256: bool) -> bool {
         let Some(key) = &self.key else {
             return !required;
         };
-        if msg.has_integrity_sha256() {
-            msg.verify_integrity_sha256(key.as_bytes()).is_ok()
-        } else if msg.has_integrity() {
-            msg.verify_integrity_key(key).is_ok()
-        } else {
-            !required
+        match (sha256, msg.has_integrity_sha256(), msg.has_integrity()) {
+            (true, true, _) => msg.verify_integrity_sha256(key.as_bytes()).is_ok(),
+            (false, _, true) => msg.verify_integrity_key(key).is_ok(),
+            // Only the other attribute: the wrong algorithm.
+            (true, false, true) | (false, true, false) => false,
+            (_, false, false) => !required,
         }
     }
 }
@@ -167,6 +200,8 @@ impl Auth {
 #[derive(Debug)]
 pub(crate) enum ChallengeError {
     Missing(&'static str),
+    /// The nonce cookie announces PASSWORD-ALGORITHMS but the challenge has none.
+    AlgorithmsStripped,
     Malformed(StunError),
     NoAlgorithm,
     Credentials(StunError),
@@ -176,6 +211,11 @@ impl std::fmt::Display for ChallengeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ChallengeError::Missing(a) => write!(f, "challenge without {a}"),
+            ChallengeError::AlgorithmsStripped => f.write_str(
+                "the challenge's nonce cookie announces PASSWORD-ALGORITHMS but the \
+                 attribute is missing: possible downgrade attack (RFC 8489 §9.2.5), \
+                 not retrying",
+            ),
             ChallengeError::Malformed(e) => write!(f, "malformed challenge: {e}"),
             ChallengeError::NoAlgorithm => {
                 f.write_str("PASSWORD-ALGORITHMS offers neither MD5 nor SHA-256")

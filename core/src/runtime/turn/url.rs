@@ -42,9 +42,10 @@ impl FromStr for TurnUrl {
             url: url.to_string(),
             reason,
         };
-        let (secure, rest) = if let Some(r) = url.strip_prefix("turns:") {
+        // Schemes are case-insensitive (RFC 3986 §3.1): "TURN:" and "Turns:" are fine.
+        let (secure, rest) = if let Some(r) = strip_prefix_ignore_case(url, "turns:") {
             (true, r)
-        } else if let Some(r) = url.strip_prefix("turn:") {
+        } else if let Some(r) = strip_prefix_ignore_case(url, "turn:") {
             (false, r)
         } else {
             return Err(bad("the scheme must be turn: or turns:"));
@@ -57,7 +58,9 @@ impl FromStr for TurnUrl {
         };
         let transport = match query {
             None => None,
-            Some(q) => match q.strip_prefix("transport=") {
+            // ABNF literals are case-insensitive (RFC 5234 §2.3), so RFC 7065's
+            // "transport=" and "udp" / "tcp" are too.
+            Some(q) => match strip_prefix_ignore_case(q, "transport=") {
                 Some(t) if t.eq_ignore_ascii_case("udp") => Some(TransportKind::Udp),
                 Some(t) if t.eq_ignore_ascii_case("tcp") => Some(TransportKind::Tcp),
                 _ => {
@@ -83,6 +86,12 @@ impl FromStr for TurnUrl {
             (host, port)
         } else {
             match authority.rsplit_once(':') {
+                // "turn:2001:db8::1" would split into host "2001:db8:" and port 1.
+                Some((h, _)) if h.contains(':') => {
+                    return Err(bad(
+                        "an IPv6 address must be in brackets, e.g. turn:[2001:db8::1]:3478",
+                    ))
+                }
                 Some((h, p)) => (h, Some(p)),
                 None => (authority, None),
             }
@@ -104,6 +113,13 @@ impl FromStr for TurnUrl {
             transport,
         })
     }
+}
+
+/// `s` without `prefix`, compared ASCII case-insensitively.
+fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = s.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
 }
 
 #[cfg(test)]
@@ -145,5 +161,40 @@ mod tests {
         ] {
             assert!(matches!(p(s), Err(TurnError::BadUrl { .. })), "{s}");
         }
+    }
+
+    #[test]
+    fn bare_ipv6_host_is_refused_with_a_hint_to_use_brackets() {
+        for s in [
+            "turn:2001:db8::1",
+            "turn:2001:db8::1:3478",
+            "turns:::1",
+            "turn:fe80::1?transport=tcp",
+        ] {
+            let e = p(s).unwrap_err();
+            assert!(
+                matches!(&e, TurnError::BadUrl { reason, .. } if reason.contains("brackets")),
+                "{s}: {e:?}"
+            );
+            assert!(e.to_string().contains("turn:[2001:db8::1]:3478"), "{e}");
+        }
+        let u = p("turn:[2001:db8::1]").unwrap();
+        assert_eq!((u.host.as_str(), u.port), ("2001:db8::1", 3478));
+    }
+
+    #[test]
+    fn scheme_and_transport_are_case_insensitive() {
+        let u = p("TURN:example.org").unwrap();
+        assert_eq!((u.port, u.transport), (3478, TransportKind::Udp));
+        let u = p("TURNS:example.org:443").unwrap();
+        assert_eq!((u.port, u.transport), (443, TransportKind::Tls));
+        let u = p("Turn:example.org?transport=TCP").unwrap();
+        assert_eq!(u.transport, TransportKind::Tcp);
+        let u = p("turn:example.org?TRANSPORT=Udp").unwrap();
+        assert_eq!(u.transport, TransportKind::Udp);
+        let u = p("tUrNs:[::1]?Transport=tcp").unwrap();
+        assert_eq!((u.host.as_str(), u.transport), ("::1", TransportKind::Tls));
+        assert!(p("TURNS:h?transport=UDP").is_err());
+        assert!(p("TURN").is_err());
     }
 }

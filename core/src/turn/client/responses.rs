@@ -7,7 +7,7 @@ use super::MAX_STALE_RETRIES;
 use super::{Allocation, Event, Pending, Request, TurnClient, TurnState, DEFAULT_LIFETIME};
 use crate::stun::{Class, Message};
 use crate::turn::error::TurnError;
-use crate::turn::requests::ChallengeError;
+use crate::turn::requests::{algorithms_stripped, ChallengeError};
 
 impl TurnClient {
     pub(super) fn handle_response(&mut self, now: Instant, msg: &Message<'_>) {
@@ -17,15 +17,46 @@ impl TurnClient {
             return;
         };
         let required = pending.authenticated && msg.class() == Class::Success;
-        if pending.authenticated && !self.auth.verify(msg, required) {
+        if pending.authenticated && !self.auth.verify(msg, required, pending.sha256) {
             log::debug!("TURN: response from {} failed integrity", self.server);
             self.stats.integrity_failures += 1;
+            return;
+        }
+        let code = msg.error_code().ok().flatten().map(|e| e.code);
+        if !matches!(code, Some(401 | 438)) && algorithms_stripped(msg) {
+            // RFC 8489 §9.2.5: a response other than 401/438 whose nonce cookie
+            // announces PASSWORD-ALGORITHMS without the attribute must be ignored.
+            log::debug!(
+                "TURN: ignoring a response from {} with a stripped PASSWORD-ALGORITHMS",
+                self.server
+            );
+            self.stats.dropped += 1;
             return;
         }
         let Some(done) = self.transactions.handle_response(now, &tid) else {
             return;
         };
         let pending = done.context;
+        if msg.has_unknown_comprehension_required() {
+            // RFC 8489 §6.3.3 / §6.3.4: a success or error response with unknown
+            // comprehension-required attributes fails the transaction, at once.
+            let types: Vec<String> = msg
+                .unknown_comprehension_required()
+                .map(|t| format!("{t:#06x}"))
+                .collect();
+            let what = format!(
+                "{} response to {} carries unknown comprehension-required attributes {}",
+                if msg.class() == Class::Success {
+                    "success"
+                } else {
+                    "error"
+                },
+                pending.req.name(),
+                types.join(", ")
+            );
+            self.stats.malformed += 1;
+            return self.on_error(now, pending.req, self.protocol(&what));
+        }
         if msg.class() == Class::Success {
             return self.on_success(now, pending.req, msg);
         }
@@ -36,6 +67,7 @@ impl TurnClient {
             _ => {
                 self.stats.malformed += 1;
                 return self.on_error(
+                    now,
                     pending.req,
                     self.protocol("error response without a valid ERROR-CODE"),
                 );
@@ -50,7 +82,7 @@ impl TurnClient {
             300 if matches!(pending.req, Request::Allocate) => self.redirect(now, msg),
             _ => {
                 let error = self.error_for(code, reason, pending.req.name());
-                self.on_error(pending.req, error)
+                self.on_error(now, pending.req, error)
             }
         }
     }
@@ -63,7 +95,7 @@ impl TurnClient {
                     ChallengeError::Credentials(s) => TurnError::Credentials(s),
                     other => self.protocol(&other.to_string()),
                 };
-                self.on_error(p.req, error)
+                self.on_error(now, p.req, error)
             }
         }
     }
@@ -140,7 +172,19 @@ impl TurnClient {
                 }
             }
             Request::ChannelBind { channel, peer } => {
-                let refresh = now + self.config.channel_refresh;
+                // A ChannelBind also installs or refreshes the permission for the peer's
+                // IP (RFC 8656 §12), which lasts only 300 s against the channel's 600 s.
+                // With no permission of its own being refreshed for that IP, the channel
+                // refresh is what keeps the permission alive: run it as often as a
+                // permission refresh. With one, the channel keeps its own interval.
+                let every = if self.peers.permission_installed(peer.ip()) {
+                    self.config.channel_refresh
+                } else {
+                    self.config
+                        .channel_refresh
+                        .min(self.config.permission_refresh)
+                };
+                let refresh = now + every;
                 if self.peers.channel_bound_at(channel, peer, refresh) {
                     self.events.push_back(Event::ChannelBound { peer, channel });
                 }
@@ -148,7 +192,7 @@ impl TurnClient {
         }
     }
 
-    pub(super) fn on_error(&mut self, req: Request, error: TurnError) {
+    pub(super) fn on_error(&mut self, now: Instant, req: Request, error: TurnError) {
         // 437 to any request on an allocation means the server has none for this 5-tuple
         // (it restarted, or expired it): every later request would fail the same way, so
         // say so now instead of at the next Refresh, minutes away.
@@ -168,6 +212,9 @@ impl TurnClient {
             Request::Refresh { .. } => self.fail(error),
             Request::CreatePermission { ip } => {
                 if self.peers.remove_permission(ip) {
+                    // Channels to that IP relied on this permission's refreshes; their
+                    // ChannelBind now has to keep the permission alive (see on_success).
+                    self.peers.refresh_channels_now(ip, now);
                     self.events
                         .push_back(Event::PermissionFailed { peer: ip, error });
                 }

@@ -9,9 +9,23 @@ use pinhole::stun::{IntegrityKey, Message};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-/// RFC 8489 §9.2: "obMatJos2" + base64 of the 24 security-feature bits; bit 0
-/// (the most significant) is "password algorithms" → 0x800000 → "gAAA".
-const NONCE_COOKIE_PASSWORD_ALGORITHMS: &str = "obMatJos2gAAA";
+/// RFC 8489 §9.2: "obMatJos2" + base64 of the 24 security-feature bits.
+const NONCE_COOKIE: &str = "obMatJos2";
+/// Feature bits, counted from the least significant side as the RFC 8489 erratum on
+/// §9.2 and its Appendix B.1 ("AAAC" = username anonymity) have it.
+const FEATURE_PASSWORD_ALGORITHMS: u32 = 1 << 0;
+const FEATURE_USERNAME_ANONYMITY: u32 = 1 << 1;
+
+/// The 13-character nonce cookie announcing `features` ("obMatJos2AAAB" for password
+/// algorithms alone).
+pub(crate) fn nonce_cookie(features: u32) -> String {
+    const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = String::from(NONCE_COOKIE);
+    for i in (0..4).rev() {
+        s.push(B64[((features >> (6 * i)) & 63) as usize] as char);
+    }
+    s
+}
 
 /// What the server offers in PASSWORD-ALGORITHMS (preference order).
 pub(crate) const OFFERED: [PasswordAlgorithmParam<'static>; 2] = [
@@ -32,6 +46,8 @@ pub(crate) struct Authenticated {
     pub key: IntegrityKey,
     /// The request carried MESSAGE-INTEGRITY-SHA256 (answer with it too).
     pub sha256_mac: bool,
+    /// The user was identified by USERHASH, not USERNAME.
+    pub by_userhash: bool,
 }
 
 /// Why a request was refused; the caller builds the error response.
@@ -64,10 +80,17 @@ impl Nonces {
             .counter
             .wrapping_mul(0x5851_f42d_4c95_7f2d)
             .wrapping_add(0x1405_7b7e_f767_814f);
-        let prefix = if cfg.offer_sha256 {
-            NONCE_COOKIE_PASSWORD_ALGORITHMS
+        let mut features = 0;
+        if cfg.offer_sha256 {
+            features |= FEATURE_PASSWORD_ALGORITHMS;
+        }
+        if cfg.username_anonymity {
+            features |= FEATURE_USERNAME_ANONYMITY;
+        }
+        let prefix = if features != 0 {
+            nonce_cookie(features)
         } else {
-            ""
+            String::new()
         };
         let n = format!("{prefix}{mix:016x}{:04x}", self.counter & 0xffff);
         self.issued.insert(n.clone(), now);
@@ -84,7 +107,11 @@ impl Nonces {
         if !msg.has_integrity() && !msg.has_integrity_sha256() {
             return Err(Refusal::Unauthenticated);
         }
+        let by_userhash = matches!(msg.userhash(), Ok(Some(_)));
         let username = match (msg.username(), msg.userhash()) {
+            // With username anonymity announced the client must send USERHASH
+            // (RFC 8489 §9.2.5); this model holds clients to it.
+            (Ok(Some(_)), _) if cfg.username_anonymity => return Err(Refusal::BadRequest),
             (Ok(Some(u)), _) => Some(u.to_string()),
             (_, Ok(Some(h))) => cfg
                 .users
@@ -123,6 +150,7 @@ impl Nonces {
             username,
             key,
             sha256_mac,
+            by_userhash,
         })
     }
 }
@@ -149,4 +177,18 @@ fn password_algorithm(msg: &Message<'_>) -> Result<PasswordAlgorithm, Refusal> {
 /// The PASSWORD-ALGORITHMS value the server sends.
 pub(crate) fn offered_list() -> PasswordAlgorithmList<'static> {
     PasswordAlgorithmList::Entries(&OFFERED)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nonce_cookie;
+
+    #[test]
+    fn nonce_cookie_counts_feature_bits_from_the_least_significant_side() {
+        assert_eq!(nonce_cookie(0), "obMatJos2AAAA");
+        assert_eq!(nonce_cookie(1), "obMatJos2AAAB");
+        // RFC 8489 Appendix B.1's nonce: username anonymity alone.
+        assert_eq!(nonce_cookie(2), "obMatJos2AAAC");
+        assert_eq!(nonce_cookie(3), "obMatJos2AAAD");
+    }
 }

@@ -24,6 +24,9 @@ pub struct TurnConfig {
     /// starts with the "obMatJos2" cookie and clients must echo the list and
     /// pick one algorithm. Off: plain MD5 keys (RFC 5389 style).
     pub offer_sha256: bool,
+    /// Announce username anonymity (RFC 8489 §9.2, cookie bit 1): clients must
+    /// then identify with USERHASH; a request with USERNAME gets 400.
+    pub username_anonymity: bool,
     /// How long a nonce stays valid after it is issued; a request with an older
     /// one gets 438 Stale Nonce with a fresh one (default 1 h).
     pub nonce_lifetime: Duration,
@@ -55,6 +58,7 @@ impl TurnConfig {
             realm: "pinhole.test".into(),
             users: BTreeMap::new(),
             offer_sha256: false,
+            username_anonymity: false,
             nonce_lifetime: Duration::from_secs(3600),
             default_lifetime: Duration::from_secs(600),
             max_lifetime: Duration::from_secs(3600),
@@ -85,6 +89,10 @@ impl TurnConfig {
     }
     pub fn with_sha256(mut self, offer: bool) -> Self {
         self.offer_sha256 = offer;
+        self
+    }
+    pub fn with_username_anonymity(mut self, on: bool) -> Self {
+        self.username_anonymity = on;
         self
     }
     pub fn with_nonce_lifetime(mut self, d: Duration) -> Self {
@@ -160,6 +168,8 @@ pub struct TurnStats {
     pub requests: u64,
     /// Success responses sent.
     pub successes: u64,
+    /// Authenticated requests whose user was identified by USERHASH.
+    pub userhash_requests: u64,
     /// Error responses sent, by code (401, 437, 438, 441, 486, ...).
     pub errors: BTreeMap<u16, u64>,
     pub allocations_created: u64,

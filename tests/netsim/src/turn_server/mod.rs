@@ -23,6 +23,8 @@ mod auth;
 mod config;
 pub mod framing;
 mod requests;
+#[cfg(test)]
+mod tests;
 
 pub use allocation::{AllocationView, ClientTransport, FiveTuple};
 pub use config::{TurnConfig, TurnDrops, TurnStats};

@@ -101,6 +101,7 @@ impl TurnServer {
             Ok(a) => a,
             Err(refusal) => return self.refuse(now, tuple, msg, refusal),
         };
+        self.stats.userhash_requests += u64::from(auth.by_userhash);
         let outcome = match method {
             Method::ALLOCATE => self.allocate(now, tuple, msg, &auth),
             Method::REFRESH => self.refresh(now, tuple, msg, &auth),
