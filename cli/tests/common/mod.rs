@@ -671,3 +671,8 @@ impl PinholeStunServer {
 mod pipe_pair;
 #[allow(unused_imports)] // each test binary uses a different subset
 pub use pipe_pair::{pipe_pair, PipeRun, PipeSide, TimedLine};
+
+// ---------------------------------------------------------------------------------------
+// Parsers for turnutils_natdiscovery and Debian's `stun` classifier
+
+pub mod stun_tools;

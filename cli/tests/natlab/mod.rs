@@ -32,11 +32,18 @@ pub enum Nat {
     PortRestricted,
     /// Address-and-port-dependent mapping with random ports.
     Symmetric,
+    /// Address-dependent mapping (RFC 4787 §4.1), address-and-port-dependent filtering:
+    /// UDP towards [`SERVER_IP_2`] leaves from local port XOR 0x4000, all other UDP from the
+    /// local port itself, whatever the destination port. So the mapping changes with the
+    /// destination address and never with the destination port, deterministically. For
+    /// single-side labs talking to the two server addresses only (a taken port is not
+    /// worked around).
+    AddressDependentMapping,
 }
 
 impl Nat {
     /// The nftables ruleset for router interface names `lan`/`wan`.
-    fn ruleset(self, wan: &str) -> String {
+    fn ruleset(self, wan: &str, wan_ip: &str) -> String {
         // Without this, an unsolicited inbound packet gets an ICMP answer and leaves an
         // unreplied conntrack entry that changes later mappings (NAT-LAB.md "early probe").
         let input = format!(
@@ -78,6 +85,16 @@ impl Nat {
             Nat::AddressRestricted => input + &full_cone(true),
             Nat::PortRestricted => input + &masquerade(""),
             Nat::Symmetric => input + &masquerade("random,fully-random"),
+            // A single-port range is not widened by the kernel's "reuse the source's
+            // existing mapping" step (nf_nat find_appropriate_src needs the old mapping
+            // in range), unlike plain masquerade, which would hand traffic to SERVER_IP_1
+            // the mapping made for SERVER_IP_2 and so be endpoint-independent after all.
+            Nat::AddressDependentMapping => format!(
+                "{input}table ip lab_nat {{\n  chain post {{ type nat hook postrouting priority srcnat;\n    \
+                 oifname \"{wan}\" meta l4proto udp ip daddr {SERVER_IP_2} snat ip to {wan_ip} : udp sport ^ 0x4000;\n    \
+                 oifname \"{wan}\" meta l4proto udp snat ip to {wan_ip} : udp sport;\n    \
+                 oifname \"{wan}\" masquerade; }}\n}}\n"
+            ),
         }
     }
 }
@@ -229,7 +246,7 @@ impl Lab {
             // Without NAT the public side must route back to the client's LAN.
             self.exec_ok(&self.public, &["ip", "route", "add", lan, "via", wan]);
         }
-        self.load_nft(&side.router, &side.nat.ruleset(&rw_if));
+        self.load_nft(&side.router, &side.nat.ruleset(&rw_if, wan));
     }
 
     /// Runs each line of `script` (words split on whitespace) in `ns`, asserting success.
