@@ -43,11 +43,9 @@ use std::time::{Duration, Instant};
 
 use rand::RngCore;
 
-use super::candidate::{Candidate, CandidateType, Transport};
+use super::candidate::{Candidate, CandidateType};
 pub use super::config::{IceConfig, IceError, NominationMode, RENOMINATION_OPTION};
-pub(super) use super::generation::{
-    key_of, CheckKind, Generation, LocalSocket, PairKey, TxContext,
-};
+pub(super) use super::generation::{CheckKind, Generation, LocalSocket, PairKey, TxContext};
 use super::sdp::Credentials;
 use super::stats::Counters;
 use crate::stun::transaction::Transactions;
@@ -202,7 +200,8 @@ pub struct IceAgent {
     pub(super) controlling: bool,
     pub(super) tie_breaker: u64,
     pub(super) sockets: Vec<LocalSocket>,
-    pub(super) socket_seq: u16,
+    /// Sockets added so far, per family (`[IPv6, IPv4]`), for local preferences.
+    pub(super) socket_seq: [u16; 2],
     pub(super) current: Generation,
     pub(super) previous: Option<Generation>,
     pub(super) next_gen: u32,
@@ -224,6 +223,8 @@ pub struct IceAgent {
     pub(super) failed: bool,
     /// TURN allocations (see [`super::relay`]).
     pub(super) relays: super::relay::Relays,
+    /// Remote credentials and candidates across restarts (see [`super::signaling`]).
+    pub(super) signaling: super::signaling::RemoteSignaling,
 }
 
 impl IceAgent {
@@ -240,7 +241,7 @@ impl IceAgent {
             controlling,
             tie_breaker,
             sockets: Vec::new(),
-            socket_seq: 0,
+            socket_seq: [0; 2],
             current,
             previous: None,
             next_gen: 1,
@@ -258,6 +259,7 @@ impl IceAgent {
             closed: false,
             failed: false,
             relays: Default::default(),
+            signaling: Default::default(),
         }
     }
 
@@ -480,6 +482,9 @@ impl IceAgent {
         self.next_gen += 1;
         let fresh = Generation::new(id, creds.clone(), self.controlling, self.config.checklist);
         let old = std::mem::replace(&mut self.current, fresh);
+        if let Some((remote, _)) = &old.remote {
+            self.signaling.retire(remote.clone());
+        }
         if old.selected.is_some() {
             self.previous = Some(old);
         } else if self.previous.is_none() {
@@ -496,42 +501,6 @@ impl IceAgent {
             self.set_state(ConnectionState::Checking);
         }
         self.drive(now);
-    }
-
-    fn set_remote_credentials(&mut self, now: Instant, c: Credentials) {
-        match &self.current.remote {
-            Some((old, _)) if *old == c => return,
-            Some(_) => {
-                // The peer restarted ICE (RFC 8445 §9): so do we.
-                self.restart(now);
-            }
-            None => {}
-        }
-        let key = key_of(&c);
-        self.current.remote = Some((c, key));
-    }
-
-    fn add_remote_candidate(&mut self, c: Candidate) -> Result<(), IceError> {
-        if c.transport != Transport::Udp {
-            return Err(IceError::UnsupportedTransport(c.to_string()));
-        }
-        if c.component != 1 {
-            let comp = c.component;
-            return Err(IceError::UnsupportedComponent(c.to_string(), comp));
-        }
-        let known = c
-            .address
-            .ip()
-            .and_then(|ip| self.current.remote_at(SocketAddr::new(ip, c.port)));
-        if let Some(id) = known {
-            // A check may have raced ahead of the signaling: the prflx remote it
-            // created takes the signaled candidate's type, foundation and priority.
-            self.counters.duplicate_candidates += 1;
-            self.current.checklist.replace_peer_reflexive(id, c);
-            return Ok(());
-        }
-        self.current.checklist.add_remote(c)?;
-        Ok(())
     }
 
     /// Runs every due timer and the state machine.

@@ -25,8 +25,10 @@ use super::priority::{candidate_priority, foundation, FoundationInput, NetworkCo
 use crate::stun::{encode_to_vec, Class, Message, MessageType, Method, TransactionId};
 
 /// Local preference: cost tier first (one tier per 10 cost units, 1024
-/// values each, cheapest highest), then IPv6 above IPv4, then the order the
-/// sockets were added. Stable for a socket's lifetime, distinct per socket.
+/// values each, cheapest highest); within a tier the families interleave,
+/// IPv6 first (RFC 8421 §4): the n-th IPv6 socket, then the n-th IPv4 one,
+/// where `seq` counts the sockets added so far of the same family. Stable for
+/// a socket's lifetime, distinct per socket.
 fn local_preference(cost: NetworkCost, ip: IpAddr, seq: u16) -> u16 {
     let tier = u32::from(cost.0 / 10).min(62);
     let top = 65535 - tier * 1024;
@@ -62,8 +64,9 @@ impl IceAgent {
         let offered = (self.config.include_loopback || !ip.is_loopback())
             && (self.config.include_link_local || !is_link_local(ip))
             && !ip.is_unspecified();
-        let local_pref = local_preference(cost, ip, self.socket_seq);
-        self.socket_seq = self.socket_seq.wrapping_add(1);
+        let family_seq = &mut self.socket_seq[usize::from(ip.is_ipv4())];
+        let local_pref = local_preference(cost, ip, *family_seq);
+        *family_seq = family_seq.wrapping_add(1);
         self.sockets.push(LocalSocket {
             addr,
             local_pref,
@@ -342,13 +345,16 @@ mod tests {
     fn local_preferences_rank_cost_then_family_then_order() {
         let v4: IpAddr = "192.0.2.1".parse().unwrap();
         let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        // Per-family sequence numbers, as add_local_socket assigns them.
         let wifi4 = local_preference(NetworkCost::WIFI, v4, 0);
-        let wifi6 = local_preference(NetworkCost::WIFI, v6, 1);
+        let wifi6 = local_preference(NetworkCost::WIFI, v6, 0);
+        let wifi4b = local_preference(NetworkCost::WIFI, v4, 1);
+        let wifi6b = local_preference(NetworkCost::WIFI, v6, 1);
         let cell4 = local_preference(NetworkCost::CELLULAR, v4, 2);
         let eth4 = local_preference(NetworkCost::ETHERNET, v4, 3);
         assert!(eth4 > wifi4 && wifi4 > cell4);
-        assert!(wifi6 < wifi4, "added later");
-        assert!(local_preference(NetworkCost::WIFI, v6, 0) > wifi4);
+        // RFC 8421 §4 interleaving: v6, v4, v6, v4 whatever order they were added in.
+        assert!(wifi6 > wifi4 && wifi4 > wifi6b && wifi6b > wifi4b);
         assert!(local_preference(NetworkCost::MAX, v4, 499) > 0);
     }
 }

@@ -30,6 +30,7 @@ pub mod pair;
 pub mod priority;
 pub mod relay;
 pub mod sdp;
+mod signaling;
 pub mod stats;
 
 #[cfg(test)]
@@ -46,6 +47,8 @@ mod lite_ipv6_tests;
 mod liveness_tests;
 #[cfg(test)]
 mod relay_tests;
+#[cfg(test)]
+mod signaling_tests;
 
 pub use agent::{
     ConnectionState, GatheringState, IceAgent, IceConfig, IceError, IceEvent, Input,
@@ -57,9 +60,7 @@ pub use candidate::{
 pub use checklist::{CheckList, CheckListConfig, CheckListError};
 pub use config::TransportPolicy;
 pub use pair::{CandidatePair, LocalCandidate, LocalId, PairFoundation, PairState, RemoteId};
-pub use priority::{
-    candidate_priority, foundation, local_preferences, pair_priority, LocalAddress, NetworkCost,
-};
+pub use priority::{candidate_priority, foundation, pair_priority, NetworkCost};
 pub use relay::{RelayServer, RelayStats, RelayStreamTransmit, TlsName};
 pub use sdp::{Credentials, IceAttribute, IceAttributeError, Password, Ufrag};
 pub use stats::{Counters, IceStats, PairStats, SelectedStats};

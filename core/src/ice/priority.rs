@@ -1,10 +1,9 @@
 //! Priorities and foundations (RFC 8445 §5.1.1.3, §5.1.2, §6.1.2.3; RFC 8421).
 //!
 //! - [`candidate_priority`]: `2^24·type + 2^8·local + (256 − component)`.
-//! - [`local_preferences`]: one local preference per local address, ranking
-//!   cheap networks above costly ones (Wi-Fi above cellular) and interleaving
-//!   IPv6 and IPv4 within a cost tier, so a broken IPv6 path cannot starve
-//!   IPv4 checks (RFC 8421 §4).
+//! - Local preferences (cheap networks above costly ones, IPv6 and IPv4
+//!   interleaved within a cost tier, RFC 8421 §4) are assigned per socket as
+//!   the agent learns them, in `gather.rs`.
 //! - [`pair_priority`]: `2^32·MIN(G,D) + 2·MAX(G,D) + (G>D ? 1 : 0)`.
 //! - [`foundation`]: equal inputs give equal foundations, a short decimal string.
 
@@ -72,59 +71,6 @@ impl Default for NetworkCost {
     fn default() -> Self {
         NetworkCost::UNKNOWN
     }
-}
-
-/// A local address to rank, in the order the host prefers its interfaces.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LocalAddress {
-    /// The interface address (a host candidate's base).
-    pub ip: IpAddr,
-    /// What sending over this interface costs.
-    pub cost: NetworkCost,
-}
-
-/// How much a cost tier is worth in local-preference units: one tier step
-/// outweighs any interleaving position inside a tier.
-const TIER_STEP: u16 = 1024;
-
-/// Local preferences for a list of local addresses, index for index.
-///
-/// Addresses are grouped by [`NetworkCost`] (cheapest tier highest); within
-/// a tier IPv6 and IPv4 alternate, IPv6 first, each family keeping the input
-/// order (RFC 8421 §4: prefer IPv6 but interleave the families so checks of
-/// both start early). Every address gets a distinct value, so candidates on
-/// different interfaces never tie (RFC 8421 §3). Up to 63 cost tiers and
-/// 1024 addresses per tier are distinguished; beyond that values saturate.
-pub fn local_preferences(addrs: &[LocalAddress]) -> Vec<u16> {
-    let mut tiers: Vec<NetworkCost> = addrs.iter().map(|a| a.cost).collect();
-    tiers.sort_unstable();
-    tiers.dedup();
-
-    let mut prefs = vec![0u16; addrs.len()];
-    for (tier_index, cost) in tiers.iter().enumerate() {
-        let in_tier = |v6: bool| {
-            addrs
-                .iter()
-                .enumerate()
-                .filter(move |(_, a)| a.cost == *cost && a.ip.is_ipv6() == v6)
-                .map(|(i, _)| i)
-        };
-        let (mut v6, mut v4) = (in_tier(true), in_tier(false));
-        let top =
-            DEFAULT_LOCAL_PREFERENCE.saturating_sub(TIER_STEP.saturating_mul(tier_index as u16));
-        let mut rank: u16 = 0;
-        loop {
-            let (a, b) = (v6.next(), v4.next());
-            if a.is_none() && b.is_none() {
-                break;
-            }
-            for i in [a, b].into_iter().flatten() {
-                prefs[i] = top.saturating_sub(rank.min(TIER_STEP - 1));
-                rank = rank.saturating_add(1);
-            }
-        }
-    }
-    prefs
 }
 
 /// Pair priority (RFC 8445 §6.1.2.3), from the controlling agent's candidate
@@ -254,69 +200,6 @@ mod tests {
             (u64::from(max) << 32) + 2 * u64::from(max)
         );
         assert_eq!(pair_priority(u32::MAX, u32::MAX), u64::MAX);
-    }
-
-    #[test]
-    fn single_address_gets_the_default_preference() {
-        let prefs = local_preferences(&[LocalAddress {
-            ip: ip("192.0.2.1"),
-            cost: NetworkCost::WIFI,
-        }]);
-        assert_eq!(prefs, vec![DEFAULT_LOCAL_PREFERENCE]);
-    }
-
-    #[test]
-    fn families_interleave_ipv6_first() {
-        let a = |s| LocalAddress {
-            ip: ip(s),
-            cost: NetworkCost::WIFI,
-        };
-        let addrs = [
-            a("192.0.2.1"),
-            a("192.0.2.2"),
-            a("2001:db8::1"),
-            a("2001:db8::2"),
-            a("2001:db8::3"),
-        ];
-        let prefs = local_preferences(&addrs);
-        let mut order: Vec<usize> = (0..addrs.len()).collect();
-        order.sort_by_key(|&i| std::cmp::Reverse(prefs[i]));
-        // v6, v4, v6, v4, v6
-        assert_eq!(order, vec![2, 0, 3, 1, 4]);
-        let mut unique = prefs.clone();
-        unique.sort_unstable();
-        unique.dedup();
-        assert_eq!(unique.len(), prefs.len(), "no ties between interfaces");
-    }
-
-    #[test]
-    fn cheaper_network_ranks_higher_whatever_the_family() {
-        let addrs = [
-            LocalAddress {
-                ip: ip("2001:db8::c"),
-                cost: NetworkCost::CELLULAR,
-            },
-            LocalAddress {
-                ip: ip("10.0.0.7"),
-                cost: NetworkCost::CELLULAR,
-            },
-            LocalAddress {
-                ip: ip("192.168.1.20"),
-                cost: NetworkCost::WIFI,
-            },
-        ];
-        let prefs = local_preferences(&addrs);
-        assert!(prefs[2] > prefs[0] && prefs[2] > prefs[1], "{prefs:?}");
-        assert!(
-            prefs[0] > prefs[1],
-            "IPv6 first within the cellular tier: {prefs:?}"
-        );
-        // And it carries through to candidate priorities of the same type.
-        let wifi = candidate_priority(126, prefs[2], 1);
-        let cell = candidate_priority(126, prefs[0], 1);
-        assert!(wifi > cell);
-        // But never across types: a cellular host beats a Wi-Fi srflx.
-        assert!(cell > candidate_priority(100, prefs[2], 1));
     }
 
     #[test]

@@ -33,6 +33,9 @@ pub struct Counters {
     pub unknown_attributes: u64,
     /// Remote candidates already known.
     pub duplicate_candidates: u64,
+    /// Signaling of an earlier generation arriving late: the peer's old credentials, or
+    /// a candidate naming an old ufrag (ignored, see `signaling.rs`).
+    pub stale_signaling: u64,
     /// Peer-reflexive remotes refused by the remote-candidate cap.
     pub remote_candidates_rejected: u64,
     /// Peer-reflexive remote candidates learned from requests.
