@@ -5,8 +5,10 @@
 //! Behaviour the contract leaves open, decided here:
 //! - Exactly one of `--controlling` / `--controlled` is required.
 //! - `--host-only` and `--stun` together are an error (they contradict each other).
-//! - A `--send` text must not start with a byte RFC 7983 demultiplexes as STUN (0–3) or
-//!   TURN ChannelData (64–79, `@` and `A`–`O`): it is refused before anything starts.
+//! - A `--send` text must not start with a byte RFC 7983 demultiplexes as STUN (0–3): it
+//!   is refused before anything starts. 64–79 (`@`, `A`–`O`, TURN ChannelData in RFC 7983)
+//!   is fine: the agent tells its TURN servers' traffic apart by source, so "Hello" from
+//!   the peer is data.
 //! - Peer input is forgiving: blank and exactly repeated lines are ignored; candidates and
 //!   end-of-candidates that arrive before the credentials are held until they come; lines
 //!   of other types (the peer's own `connected` and `data` lines, future types) are ignored
@@ -143,9 +145,9 @@ fn seconds(args: &mut Args, name: &str, default: f64) -> Result<Duration, String
 fn check_sendable(text: &str) -> Result<(), String> {
     match text.as_bytes().first() {
         None => Err("--send needs a non-empty text".into()),
-        Some(&b) if b <= 3 || (64..=79).contains(&b) => Err(format!(
-            "--send {text:?} starts with byte {b}, which RFC 7983 demultiplexes as STUN (0-3) \
-             or TURN ChannelData (64-79: @ and A-O): start it with another character"
+        Some(&b) if b <= 3 => Err(format!(
+            "--send {text:?} starts with byte {b}, which RFC 7983 demultiplexes as STUN (0-3): \
+             start it with another character"
         )),
         Some(_) => Ok(()),
     }
@@ -248,11 +250,36 @@ fn connected_line(p: &SelectedPair) -> Value {
     })
 }
 
+/// The peer's lines seen so far, to ignore exact repeats (duplicating signaling). New
+/// credentials (the peer restarted ICE) start over for the other lines: the peer signals
+/// its candidates again for the new generation, and an unchanged host candidate comes
+/// back as the very same line. Credentials lines themselves are never forgotten, so a
+/// late duplicate of old credentials cannot restart ICE back to them.
+#[derive(Default)]
+struct SeenLines {
+    credentials: HashSet<String>,
+    others: HashSet<String>,
+}
+
+impl SeenLines {
+    /// Whether `line` (a `credentials` line or not) was not seen before.
+    fn is_new(&mut self, line: &str, credentials: bool) -> bool {
+        if !credentials {
+            return self.others.insert(line.to_string());
+        }
+        let new = self.credentials.insert(line.to_string());
+        if new {
+            self.others.clear();
+        }
+        new
+    }
+}
+
 /// The state of one run.
 struct Connect {
     options: Options,
     session: IceSession,
-    seen: HashSet<String>,
+    seen: SeenLines,
     line_no: usize,
     have_credentials: bool,
     /// Candidates and end-of-candidates received before the credentials.
@@ -326,7 +353,7 @@ async fn connect(
     let mut run = Connect {
         options,
         session,
-        seen: HashSet::new(),
+        seen: SeenLines::default(),
         line_no: 0,
         have_credentials: false,
         held: Vec::new(),
@@ -375,11 +402,13 @@ impl Connect {
         if line.is_empty() {
             return;
         }
-        if !self.seen.insert(line.to_string()) {
+        let parsed = parse_peer_line(line);
+        let credentials = matches!(parsed, Ok(Some(PeerLine::Credentials(_))));
+        if !self.seen.is_new(line, credentials) {
             log::debug!("connect: ignoring repeated line {}: {line}", self.line_no);
             return;
         }
-        match parse_peer_line(line) {
+        match parsed {
             Err(e) => eprintln!(
                 "pinhole: warning: ignoring line {} from the peer: {e}: {line}",
                 self.line_no
@@ -589,9 +618,32 @@ mod tests {
     }
 
     #[test]
+    fn repeated_lines_are_ignored_until_the_peer_restarts() {
+        let creds = |u: &str| format!(r#"{{"type":"credentials","ufrag":"{u}","pwd":"x"}}"#);
+        let host = r#"{"type":"candidate","candidate":"candidate:1 1 UDP 2015364095 127.0.0.1 57705 typ host"}"#;
+        let mut seen = SeenLines::default();
+        assert!(seen.is_new(&creds("aaaa"), true));
+        assert!(seen.is_new(host, false));
+        assert!(!seen.is_new(host, false), "a duplicate");
+        assert!(!seen.is_new(&creds("aaaa"), true), "a duplicate");
+        // ICE restart: new credentials, then the same host candidate again.
+        assert!(seen.is_new(&creds("bbbb"), true));
+        assert!(seen.is_new(host, false), "re-sent after the restart");
+        assert!(!seen.is_new(host, false));
+        // A late duplicate of the old credentials changes nothing.
+        assert!(!seen.is_new(&creds("aaaa"), true));
+        assert!(!seen.is_new(host, false));
+    }
+
+    #[test]
     fn send_texts_must_not_look_like_stun_or_turn() {
         assert!(check_sendable("ping").is_ok());
-        assert!(check_sendable("Hello").unwrap_err().contains("RFC 7983"));
+        assert!(
+            check_sendable("Hello").is_ok(),
+            "TURN ChannelData range: data"
+        );
+        assert!(check_sendable("@home").is_ok());
+        assert!(check_sendable("\u{1}x").unwrap_err().contains("RFC 7983"));
         assert!(check_sendable("").is_err());
     }
 }

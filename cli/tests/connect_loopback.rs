@@ -13,7 +13,8 @@ const PAIR_LIMIT: Duration = Duration::from_secs(30);
 
 // Texts that need JSON escaping in both directions.
 const TEXT_A: &str = r#"ping from A: "quoted" \ back-slash, é"#;
-const TEXT_B: &str = "pong from B ✓";
+// TEXT_B starts with a byte RFC 7983 gives TURN ChannelData (64–79): data between peers.
+const TEXT_B: &str = "Hello from B ✓";
 
 fn connect_argv<'a>(
     role: &'a str,
@@ -219,7 +220,7 @@ fn usage_mistakes_are_refused_before_starting() {
             "--controlling or --controlled",
         ),
         (
-            vec!["connect", "--controlled", "--send", "Hello"],
+            vec!["connect", "--controlled", "--send", "\u{1}hello"],
             "RFC 7983",
         ),
         (

@@ -193,6 +193,14 @@ pub enum IceEvent {
     },
 }
 
+/// Inbound requests counted in the current one-second window, per budget.
+#[derive(Default)]
+pub(super) struct RateWindow {
+    pub(super) start: Option<Instant>,
+    pub(super) authenticated: u32,
+    pub(super) unauthenticated: u32,
+}
+
 /// The ICE agent. See the module docs for how to drive it.
 pub struct IceAgent {
     pub(super) config: IceConfig,
@@ -216,8 +224,8 @@ pub struct IceAgent {
     /// Authenticated (local, remote) tuples and when a packet last arrived on them.
     pub(super) peers: HashMap<(SocketAddr, SocketAddr), Instant>,
     pub(super) counters: Counters,
-    /// Inbound request rate limiting: window start and count.
-    pub(super) rate_window: Option<(Instant, u32)>,
+    /// Inbound request rate limiting (see `rate_ok` in checks.rs).
+    pub(super) rate_window: RateWindow,
     pub(super) closed: bool,
     /// Sticky `Failed` until a restart.
     pub(super) failed: bool,
@@ -255,7 +263,7 @@ impl IceAgent {
             remote_lite: false,
             peers: HashMap::new(),
             counters: Counters::default(),
-            rate_window: None,
+            rate_window: RateWindow::default(),
             closed: false,
             failed: false,
             relays: Default::default(),
@@ -442,7 +450,7 @@ impl IceAgent {
             return Err(IceError::Closed);
         }
         let first = *data.first().ok_or(IceError::EmptyData)?;
-        if first <= 3 || (64..=79).contains(&first) {
+        if first <= 3 {
             return Err(IceError::AmbiguousData(first));
         }
         let g = self

@@ -11,19 +11,27 @@
 //! pairs of higher priority (candidates for an upgrade); triggered checks
 //! always run, since the peer needs them to validate its side. Retransmissions
 //! follow the transaction schedule and are not paced. At most
-//! `max_checks_in_flight` ordinary checks are outstanding.
+//! `max_checks_in_flight` ordinary checks are outstanding, triggered ones
+//! included (see [`super::pacer`]).
 //!
 //! Demultiplexing (RFC 7983): datagrams from one of our TURN servers go to
 //! its client ([`super::relay`]), which hands relayed ones back as arriving
-//! on the relayed address. Otherwise by the first byte: 0–3 STUN, 64–79 TURN
-//! ChannelData (from elsewhere: counted and dropped), anything else is
-//! application data, accepted only from a (local, remote) tuple that passed
-//! an authenticated STUN exchange.
+//! on the relayed address. Otherwise by the first byte: 0–3 STUN, anything
+//! else is application data, accepted only from a (local, remote) tuple that
+//! passed an authenticated STUN exchange. TURN traffic having been taken out
+//! by source, 64–79 (TURN ChannelData) from such a tuple is data as well
+//! (`@`, `A`–`O`: "Hello"); from any other source it is counted as
+//! unsupported and dropped.
+//!
+//! Inbound requests are authenticated first (one HMAC), then rate limited:
+//! authenticated ones by `max_requests_per_second`, the 400/401 answers to
+//! the others by `max_unauthenticated_per_second`, so a spoofed flood never
+//! takes the real peer's budget.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::agent::{CheckKind, IceAgent, IceEvent, NominationMode, PairKey, TxContext};
+use super::agent::{CheckKind, IceAgent, IceEvent, NominationMode, PairKey, RateWindow, TxContext};
 use super::candidate::{Candidate, CandidateType, Transport};
 use super::pair::PairState;
 use super::priority::{foundation, FoundationInput};
@@ -65,9 +73,9 @@ impl IceAgent {
                     self.counters.malformed += 1;
                 }
             }
-        } else if (64..=79).contains(&first) {
-            self.counters.unsupported += 1;
         } else if let Some(last) = self.peers.get_mut(&(local, from)) {
+            // TURN server traffic never gets here (`relay_input` above), so
+            // from an authenticated peer tuple 64–79 (`@`, `A`–`O`) is data too.
             *last = now;
             for gid in self.generation_ids() {
                 if let Some(g) = self.generation_mut(gid) {
@@ -81,6 +89,8 @@ impl IceAgent {
                 from,
                 data: data.to_vec(),
             });
+        } else if (64..=79).contains(&first) {
+            self.counters.unsupported += 1; // ChannelData from a stranger
         } else {
             self.counters.data_unknown_source += 1;
         }
@@ -113,27 +123,58 @@ impl IceAgent {
         }
     }
 
-    fn rate_ok(&mut self, now: Instant) -> bool {
-        let (start, n) = match self.rate_window {
-            Some((s, n)) if now < s + Duration::from_secs(1) => (s, n + 1),
-            _ => (now, 1),
+    /// Counts one inbound request against its one-second budget and says
+    /// whether it may be answered: `max_requests_per_second` for
+    /// authenticated requests, `max_unauthenticated_per_second` for the
+    /// 400/401 answers to the rest, so that a spoofed flood cannot use up
+    /// the real peer's budget.
+    fn rate_ok(&mut self, now: Instant, authenticated: bool) -> bool {
+        let w = &mut self.rate_window;
+        if w.start.is_none_or(|s| now >= s + Duration::from_secs(1)) {
+            *w = RateWindow {
+                start: Some(now),
+                ..RateWindow::default()
+            };
+        }
+        let (n, cap) = if authenticated {
+            (&mut w.authenticated, self.config.max_requests_per_second)
+        } else {
+            (
+                &mut w.unauthenticated,
+                self.config.max_unauthenticated_per_second,
+            )
         };
-        self.rate_window = Some((start, n));
-        n <= self.config.max_requests_per_second
+        *n = n.saturating_add(1);
+        *n <= cap
+    }
+
+    /// A request that failed authentication: counted, and answered with
+    /// `code` while its own budget lasts (dropped and counted after that).
+    fn reject_unauthenticated(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        from: SocketAddr,
+        tid: TransactionId,
+        code: ErrorCode<'static>,
+    ) {
+        self.counters.unauthenticated += 1;
+        if self.rate_ok(now, false) {
+            self.respond_error(local, from, tid, code, None);
+        } else {
+            self.counters.unauthenticated_rate_limited += 1;
+        }
     }
 
     /// RFC 8445 §7.3: authenticate, resolve role conflicts, answer, learn.
+    /// Authentication (one HMAC) comes before the rate limit, so only
+    /// authenticated requests use up `max_requests_per_second`.
     fn handle_request(&mut self, now: Instant, local: SocketAddr, from: SocketAddr, msg: &Message) {
-        if !self.rate_ok(now) {
-            self.counters.rate_limited += 1;
-            return;
-        }
         let tid = msg.transaction_id();
         let username = match msg.username() {
             Ok(Some(u)) if msg.has_integrity() => u,
             _ => {
-                self.counters.unauthenticated += 1;
-                self.respond_error(local, from, tid, ErrorCode::BAD_REQUEST, None);
+                self.reject_unauthenticated(now, local, from, tid, ErrorCode::BAD_REQUEST);
                 return;
             }
         };
@@ -143,16 +184,18 @@ impl IceAgent {
                 .is_some_and(|g| g.local.ufrag.as_str() == lufrag)
         });
         let Some(gid) = gid else {
-            self.counters.unauthenticated += 1;
-            self.respond_error(local, from, tid, ErrorCode::UNAUTHENTICATED, None);
+            self.reject_unauthenticated(now, local, from, tid, ErrorCode::UNAUTHENTICATED);
             return;
         };
         let key = self.generation(gid).map(|g| g.local_key.clone());
         let Some(key) = key.filter(|k| msg.verify_integrity_key(k).is_ok()) else {
-            self.counters.unauthenticated += 1;
-            self.respond_error(local, from, tid, ErrorCode::UNAUTHENTICATED, None);
+            self.reject_unauthenticated(now, local, from, tid, ErrorCode::UNAUTHENTICATED);
             return;
         };
+        if !self.rate_ok(now, true) {
+            self.counters.rate_limited += 1;
+            return;
+        }
         // RFC 8489 §6.3.1, after authentication: comprehension-required attributes this
         // agent does not know get a 420 listing them, and the check is not answered.
         if msg.has_unknown_comprehension_required() {

@@ -58,12 +58,19 @@ pub struct IceConfig {
     pub disconnected_timeout: Duration,
     /// Pair and remote-candidate caps (default 100 each).
     pub checklist: CheckListConfig,
-    /// Most ordinary checks in flight at once (a check-rate cap on top of Ta;
-    /// default 32).
+    /// Most ordinary checks in flight at once, triggered checks included (a
+    /// check-rate cap on top of Ta; default 32). Consent checks and regular
+    /// nomination checks do not count.
     pub max_checks_in_flight: usize,
     /// Most authenticated inbound STUN requests answered per second (default
-    /// 200); the rest are dropped and counted.
+    /// 200); the rest are dropped and counted (`Counters::rate_limited`).
+    /// Requests that fail authentication never count against it.
     pub max_requests_per_second: u32,
+    /// Most inbound STUN requests that fail authentication answered (400 or
+    /// 401) per second (default 50); the rest are dropped and counted
+    /// (`Counters::unauthenticated_rate_limited`). A separate budget, so a
+    /// spoofed flood cannot starve the peer's checks.
+    pub max_unauthenticated_per_second: u32,
     /// TURN servers for relayed candidates (default none); see [`super::relay`].
     pub turn_servers: Vec<RelayServer>,
     /// Which local candidates are gathered and paired (default all).
@@ -101,6 +108,7 @@ impl Default for IceConfig {
             checklist: CheckListConfig::default(),
             max_checks_in_flight: 32,
             max_requests_per_second: 200,
+            max_unauthenticated_per_second: 50,
             turn_servers: Vec::new(),
             transport_policy: TransportPolicy::All,
         }
@@ -131,8 +139,10 @@ pub enum IceError {
     /// `remove_local_socket` of an unknown address.
     #[error("unknown local socket {0}: it was never added with add_local_socket")]
     UnknownSocket(SocketAddr),
-    /// Application data the peer's demultiplexer would take for STUN or TURN.
-    #[error("application data starting with byte {0} would be demultiplexed as STUN (0-3) or TURN ChannelData (64-79) by RFC 7983: frame it so the first byte is outside those ranges")]
+    /// Application data the peer's demultiplexer would take for STUN (first
+    /// byte 0–3, RFC 7983). 64–79 (TURN ChannelData) is fine: TURN server
+    /// traffic is told apart by its source.
+    #[error("application data starting with byte {0} would be demultiplexed as STUN (0-3) by RFC 7983: frame it so the first byte is 4 or more")]
     AmbiguousData(u8),
     /// Empty application datagram.
     #[error("application data is empty: nothing to send")]

@@ -42,6 +42,8 @@ mod harness;
 #[cfg(test)]
 mod harness_turn;
 #[cfg(test)]
+mod limits_tests;
+#[cfg(test)]
 mod lite_ipv6_tests;
 #[cfg(test)]
 mod liveness_tests;

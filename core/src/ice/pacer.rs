@@ -2,11 +2,27 @@
 //! check per Ta from the triggered-check queue, then Waiting pairs, then
 //! Frozen pairs whose foundation is idle; a cap on checks in flight.
 //!
+//! Triggered checks are paced like the others (§6.1.4.2: when the Ta timer
+//! fires, the triggered-check queue is served first) and count against
+//! `max_checks_in_flight` (except one that replaces its pair's transaction
+//! still in flight: the count does not grow). While the cap is reached they
+//! keep their place at the head of the queue for the next free slot.
+//! Consent checks (RFC 7675 §5.1, their own randomised schedule) and
+//! retransmissions are not paced here.
+//!
 //! Pairs through a relay (a relayed candidate on either side) are paced on
 //! their own Ta clock ([`super::relay`]), so a relayed check never takes the
 //! slot of a direct one: direct checks open NATs and answer the peer's
 //! (triggered checks), relayed ones only validate the fallback. Relayed
 //! pairs are also not checked before their TURN permission is confirmed.
+//!
+//! This departs from RFC 8445 §14's single pace (one new transaction per Ta
+//! for the whole agent): with one clock for both kinds (tried, 2026-11),
+//! every relay cell of `tests/netsim` ice_matrix connects 25 ms later (over
+//! its lower bound + 50 ms, which the matrix asserts), one direct cell with
+//! a symmetric NAT 25 ms later, and the network-change test misses its
+//! target. At worst the agent sends two new checks per Ta, one direct and
+//! one to its TURN server (whose traffic the server itself rate limits).
 
 use std::time::{Duration, Instant};
 
@@ -41,8 +57,14 @@ impl IceAgent {
         if self.remote_lite && !self.controlling {
             return None;
         }
+        // The in-flight cap covers triggered checks too, except one that
+        // replaces its pair's transaction still in flight (the count stays).
+        let full = self.ordinary_in_flight() >= self.config.max_checks_in_flight;
         for &k in &g.triggered {
             if self.is_relay_pair(k.0, k.1) != relay {
+                continue;
+            }
+            if full && g.data.get(&k).is_none_or(|d| d.in_flight.is_none()) {
                 continue;
             }
             if let Some(p) = g.checklist.pair(k.0, k.1) {
@@ -51,7 +73,7 @@ impl IceAgent {
                 }
             }
         }
-        if self.ordinary_in_flight() >= self.config.max_checks_in_flight {
+        if full {
             return None;
         }
         // After selection only upgrades are checked, plus every pair with a

@@ -23,9 +23,13 @@ pub struct Counters {
     pub stray_responses: u64,
     /// Role conflicts seen (487 sent or received, or a role switch).
     pub role_conflicts: u64,
-    /// Requests dropped by `max_requests_per_second`.
+    /// Authenticated requests dropped by `max_requests_per_second`.
     pub rate_limited: u64,
-    /// TURN ChannelData or non-Binding STUN methods.
+    /// Unauthenticated requests (all counted in `unauthenticated` too) left
+    /// unanswered by `max_unauthenticated_per_second`.
+    pub unauthenticated_rate_limited: u64,
+    /// TURN ChannelData (first byte 64–79) from a tuple that is neither a
+    /// TURN server nor an authenticated peer, or non-Binding STUN methods.
     pub unsupported: u64,
     /// Authenticated requests answered 420, and responses that failed their
     /// transaction, for comprehension-required attributes this agent does not know
