@@ -1063,3 +1063,35 @@ fn bad_input_is_dropped_and_counted() {
     c.handle_input(t0, &alloc_ok(&r2, 600));
     assert_eq!(c.state(), TurnState::Allocated);
 }
+
+#[test]
+fn an_unprotected_400_to_an_authenticated_request_is_ignored() {
+    // RFC 8489 §9.2.5: discarded as if never received; retransmissions continue.
+    let t0 = Instant::now();
+    let mut c = allocated(TransportKind::Udp, t0);
+    c.create_permission(t0, peer().ip()).unwrap();
+    let r = one(&mut c);
+    let forged = respond(
+        &r,
+        Class::Error,
+        &[Attribute::ErrorCode(ErrorCode::BAD_REQUEST)],
+        None,
+    );
+    c.handle_input(t0, &forged);
+    assert!(events(&mut c).is_empty(), "the forged 400 changed nothing");
+    assert_eq!(c.stats().integrity_failures, 1);
+    let t1 = c.poll_timeout().unwrap();
+    c.handle_timeout(t1);
+    let again = one(&mut c);
+    assert_eq!(
+        Message::parse(&again).unwrap().transaction_id(),
+        Message::parse(&r).unwrap().transaction_id(),
+        "the request is retransmitted"
+    );
+    let real = respond(&again, Class::Success, &[], Some(&md5_key()));
+    c.handle_input(t1, &real);
+    assert!(matches!(
+        &events(&mut c)[..],
+        [Event::PermissionCreated { .. }]
+    ));
+}

@@ -23,6 +23,17 @@ impl TurnClient {
             return;
         }
         let code = msg.error_code().ok().flatten().map(|e| e.code);
+        if pending.authenticated
+            && code == Some(400)
+            && !msg.has_integrity()
+            && !msg.has_integrity_sha256()
+        {
+            // RFC 8489 §9.2.5: an unprotected 400 to an authenticated request is
+            // discarded as if never received (anyone on the path could forge it), and
+            // retransmissions continue.
+            self.stats.integrity_failures += 1;
+            return;
+        }
         if !matches!(code, Some(401 | 438)) && algorithms_stripped(msg) {
             // RFC 8489 §9.2.5: a response other than 401/438 whose nonce cookie
             // announces PASSWORD-ALGORITHMS without the attribute must be ignored.
