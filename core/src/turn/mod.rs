@@ -28,6 +28,10 @@
 pub mod channel_data;
 mod client;
 #[cfg(test)]
+mod client_auth_tests;
+#[cfg(test)]
+mod client_test_support;
+#[cfg(test)]
 mod client_tests;
 pub mod credentials;
 mod error;
