@@ -162,7 +162,7 @@ impl IceAgent {
         self.current
             .checklist
             .add_local(LocalCandidate::new(host.clone(), addr));
-        self.events.push_back(IceEvent::LocalCandidate(host));
+        self.announce_local(host);
         let servers: Vec<SocketAddr> = self
             .config
             .stun_servers
@@ -271,8 +271,18 @@ impl IceAgent {
         g.checklist
             .add_local(LocalCandidate::new(c.clone(), socket));
         if gen == self.current.id {
-            self.events.push_back(IceEvent::LocalCandidate(c));
+            self.announce_local(c);
         }
+    }
+
+    /// Emits a local candidate for the peer, tagged with the current generation's
+    /// ufrag (the `ufrag` extension libwebrtc sends too), so the peer can tell a
+    /// candidate of a new generation from a late one of the old (see signaling.rs).
+    pub(super) fn announce_local(&mut self, mut c: Candidate) {
+        let ufrag = self.current.local.ufrag.as_str().to_owned();
+        c.extensions.retain(|(k, _)| k != "ufrag");
+        c.extensions.push(("ufrag".to_owned(), ufrag));
+        self.events.push_back(IceEvent::LocalCandidate(c));
     }
 
     pub(super) fn on_gather_timeout(&mut self, gen: u32) {

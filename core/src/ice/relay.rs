@@ -283,7 +283,7 @@ impl IceAgent {
         if !known {
             g.checklist
                 .add_local(LocalCandidate::new(c.clone(), relayed));
-            self.events.push_back(IceEvent::LocalCandidate(c));
+            self.announce_local(c);
         }
         if let (Some(socket), Some(mapped)) = (socket, mapped) {
             if self.config.transport_policy == TransportPolicy::All {

@@ -111,3 +111,30 @@ fn a_candidate_overtaking_the_new_credentials_is_held_for_them() {
     assert_eq!(net.nodes[0].agent.stats().remote_candidates, 1);
     assert_eq!(net.nodes[0].agent.stats().counters.stale_signaling, 1);
 }
+
+#[test]
+fn local_candidates_name_their_generation() {
+    let mut net = connected();
+    let (now, restart_at) = (net.now, net.elapsed());
+    net.agent(0).restart(now);
+    net.pump();
+    let ufrag = net.nodes[0]
+        .agent
+        .local_credentials()
+        .ufrag
+        .as_str()
+        .to_owned();
+    let ours: Vec<&Candidate> = net.nodes[0]
+        .events
+        .iter()
+        .filter(|(t, _)| *t >= restart_at)
+        .filter_map(|(_, e)| match e {
+            IceEvent::LocalCandidate(c) => Some(c),
+            _ => None,
+        })
+        .collect();
+    assert!(!ours.is_empty(), "the restart regathered");
+    for c in ours {
+        assert_eq!(c.ufrag(), Some(ufrag.as_str()), "{c}");
+    }
+}
