@@ -22,10 +22,11 @@
 //! - Failure (`Failed` state, timeout) exits 1 with one line on stderr saying why.
 //! - TURN: `--turn URL` (repeatable, RFC 7065 `turn:`/`turns:`) needs `--turn-user` and
 //!   `--turn-pass` (the same for every server; REST-API credentials work as they are);
-//!   `--turn-ca PEM` trusts a CA or pins a server certificate for `turns:`; `--relay-only` needs `--turn`. Each
-//!   relay that fails gets one stderr line; with `--relay-only`, once every relay failed
-//!   the run exits 1 at once with the last reason. `path` is `relay` when either
-//!   candidate of the selected pair is a relay candidate.
+//!   `--turn-ca PEM` trusts a CA or pins a server certificate for `turns:`;
+//!   `--relay-only` needs `--turn`. Each relay that fails gets one stderr line; with
+//!   `--relay-only`, once every relay failed the run exits 1 at once with the last
+//!   reason. `path` is `relay` when either candidate of the selected pair is a relay
+//!   candidate.
 
 use std::collections::HashSet;
 use std::io::{BufRead, Write};
