@@ -12,7 +12,7 @@
 //! always run, since the peer needs them to validate its side. Retransmissions
 //! follow the transaction schedule and are not paced. At most
 //! `max_checks_in_flight` ordinary checks are outstanding, triggered ones
-//! included (see [`super::pacer`]).
+//! included (see pacer.rs).
 //!
 //! Demultiplexing (RFC 7983): datagrams from one of our TURN servers go to
 //! its client ([`super::relay`]), which hands relayed ones back as arriving
