@@ -10,5 +10,8 @@ pub mod nat;
 pub mod stun;
 pub mod turn;
 
+mod transmit;
+pub use transmit::Transmit;
+
 #[cfg(feature = "runtime")]
 pub mod runtime;

@@ -80,16 +80,7 @@ pub enum Input<'a> {
     RemoteEndOfCandidates,
 }
 
-/// A datagram to send.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transmit {
-    /// The local socket to send from.
-    pub from: SocketAddr,
-    /// Destination.
-    pub to: SocketAddr,
-    /// Payload.
-    pub bytes: Vec<u8>,
-}
+pub use crate::Transmit;
 
 /// Candidate gathering state (RFC 8838 §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
