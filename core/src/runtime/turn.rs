@@ -7,7 +7,6 @@
 
 pub(super) mod conn;
 mod pinned;
-mod url;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -18,7 +17,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tokio::sync::{mpsc, oneshot};
 
-pub use url::TurnUrl;
+pub use crate::turn::TurnUrl;
 
 use self::conn::{Conn, Tls};
 use crate::stun::{AddressFamily, Credentials};

@@ -38,12 +38,14 @@ mod error;
 pub mod framing;
 mod peers;
 mod requests;
+mod url;
 
 pub use channel_data::ChannelData;
 pub use client::{Event, TurnClient, TurnConfig, TurnState, TurnStats};
 pub use credentials::rest_api_credentials;
 pub use error::TurnError;
 pub use framing::StreamFramer;
+pub use url::TurnUrl;
 
 use std::net::SocketAddr;
 
