@@ -276,6 +276,22 @@ impl IceAgent {
         v
     }
 
+    /// The agent's ICE tie-breaker (RFC 8445 §7.3.1.1), fixed for its lifetime.
+    pub(crate) fn tie_breaker(&self) -> u64 {
+        self.tie_breaker
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &IceConfig {
+        &self.config
+    }
+
+    /// The configuration, for a session that fills in resolved servers before adding
+    /// sockets (servers are read when a socket is added).
+    pub(crate) fn config_mut(&mut self) -> &mut IceConfig {
+        &mut self.config
+    }
+
     /// Whether the agent is currently controlling.
     pub fn is_controlling(&self) -> bool {
         self.controlling
@@ -524,7 +540,7 @@ impl IceAgent {
         }
     }
 
-    pub(super) fn set_role(&mut self, controlling: bool) {
+    pub(crate) fn set_role(&mut self, controlling: bool) {
         if self.controlling == controlling {
             return;
         }

@@ -31,7 +31,9 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::agent::{CheckKind, IceAgent, IceEvent, NominationMode, PairKey, RateWindow, TxContext};
+use super::agent::{
+    CheckKind, ConnectionState, IceAgent, IceEvent, NominationMode, PairKey, RateWindow, TxContext,
+};
 use super::candidate::{Candidate, CandidateType, Transport};
 use super::pair::PairState;
 use super::priority::{foundation, FoundationInput};
@@ -575,6 +577,14 @@ impl IceAgent {
                     self.accept_nomination(now, gen, pair, n);
                 }
             }
+        }
+        // The selected pair went away (its socket, or consent) with no other valid pair
+        // then: this is the first one since, so data moves to it.
+        if newly_valid
+            && self.state == ConnectionState::Disconnected
+            && self.sending_generation().is_none()
+        {
+            self.after_selection_lost(now);
         }
     }
 

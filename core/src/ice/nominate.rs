@@ -70,6 +70,25 @@ impl IceAgent {
             .find(|&k| g.is_valid(k))
     }
 
+    /// The selected pair of the current generation went silent (`Disconnected`) while
+    /// another valid pair heard from the peer since (the peer moved to a new network
+    /// and checked from there): the best such pair, to renominate at once rather than
+    /// wait 30 s for consent to expire. Needs the peer's renomination support.
+    fn silent_selection(&self) -> Option<PairKey> {
+        let g = &self.current;
+        let sel = g.selected?;
+        if self.state != ConnectionState::Disconnected || !self.peer_renomination {
+            return None;
+        }
+        let quiet_since = self.last_inbound(g.tuple(sel));
+        g.checklist
+            .pairs()
+            .iter()
+            .map(|p| (p.local, p.remote))
+            .filter(|&k| k != sel && g.is_valid(k))
+            .find(|&k| self.last_inbound(g.tuple(k)) > quiet_since)
+    }
+
     /// Controlling side: nominate (or renominate) when the policy allows.
     pub(super) fn run_nomination(&mut self, now: Instant) {
         self.current.nomination_deadline = None;
@@ -81,7 +100,8 @@ impl IceAgent {
         {
             return;
         }
-        let Some(best) = self.best_valid() else {
+        let silent = self.silent_selection();
+        let Some(best) = silent.or_else(|| self.best_valid()) else {
             return;
         };
         let g = &self.current;
@@ -90,7 +110,7 @@ impl IceAgent {
             if sel == best {
                 return;
             }
-            let sel_ok = g.is_valid(sel);
+            let sel_ok = g.is_valid(sel) && silent.is_none();
             let sel_prio = g.priority(sel).unwrap_or(0);
             if sel_ok && (!self.peer_renomination || best_prio <= sel_prio) {
                 return;

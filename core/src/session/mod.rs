@@ -1,0 +1,589 @@
+//! [`Session`]: the one sans-IO object that does the whole traversal job.
+//!
+//! A session owns the ICE agent, its UDP sockets (as bind/close requests to the pump),
+//! its TURN server connections (as stream requests), server name resolution (as
+//! resolve requests), the signaling messages both ways, network change and the
+//! application's data. Every pump — the tokio runtime, netsim, a C caller bringing its
+//! own sockets — drives it the same way:
+//!
+//! ```text
+//! let mut s = Session::new(config, now, rng)?;
+//! loop {
+//!     match s.poll_output() {
+//!         Output::Socket(Bind { ip, port })    => { bind; s.handle_input(now, Input::SocketBound { addr }) }
+//!         Output::Socket(Close { addr })       => close it,
+//!         Output::Resolve(r)                   => { resolve r.host; s.handle_input(now, Input::Resolved { id: r.id, result }) }
+//!         Output::Stream(Connect { id, .. })   => open TCP/TLS; later Input::StreamConnected / StreamData / StreamClosed,
+//!         Output::Stream(Send | Close)         => write / close,
+//!         Output::Transmit(t)                  => socket(t.from).send_to(&t.bytes, t.to),
+//!         Output::Event(Event::Signal(m))      => send m.to_json() to the peer,
+//!         Output::Event(e)                     => tell the app,
+//!         Output::Datagram(d)                  => give d to the app,
+//!         Output::Timeout(t)                   => { wait for input or t; break }
+//!     }
+//! }
+//! // inputs: Input::Datagram { local, from, data }, Input::LocalAddresses(&addrs),
+//! //         s.handle_signal(now, peer_string), s.send(now, bytes), s.handle_timeout(now)
+//! ```
+//!
+//! # Poll order
+//!
+//! [`Session::poll_output`] returns, in this order, until it returns
+//! [`Output::Timeout`]: socket requests (a bind comes before anything sent from the
+//! socket), resolve requests, stream requests (a connect before its sends), datagrams to
+//! transmit, events, received application datagrams, then the deadline. Drain it after
+//! every call that feeds the session (any `handle_*`, `send`, `restart`,
+//! `network_changed`, `close`): each may produce output. Received datagrams are a
+//! separate queue (bounded by [`SessionConfig::receive_queue`]; when full, new ones are
+//! dropped and counted), so a pump can deliver data and events on different paths.
+//! Data that arrives before the session reported [`SessionState::Connected`] is held
+//! until that event has been polled.
+//!
+//! # Lifecycle
+//!
+//! `new` emits the first [`Signal`] (credentials) at once. Gathering starts when the
+//! pump reports sockets — through [`Input::LocalAddresses`] (the session asks for binds)
+//! or [`Input::SocketBound`] (sockets the pump owns) — and every server name is
+//! resolved. `close` deletes TURN allocations (over UDP and streams), reports
+//! [`SessionState::Closed`], and leaves nothing more to poll but those transmits and
+//! stream closes; then the pump drops its sockets.
+//!
+//! # Errors and panics
+//!
+//! API misuse returns a [`SessionError`] that says what to do. Input from the network
+//! (datagrams, stream bytes, the peer's signaling strings) never panics: malformed
+//! datagrams are dropped and counted ([`SessionStats`]), malformed signaling is an
+//! error value for the caller to log. Nothing in this module panics on any input; a
+//! panic would be a bug, and the FFI layer turns it into an error code.
+
+mod agent_events;
+mod api;
+mod config;
+mod events;
+mod inbox;
+mod network;
+mod resolve;
+mod signal;
+mod sockets;
+mod stats;
+mod streams;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::VecDeque;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use rand::RngCore;
+
+pub use config::{ConfigError, RelayPolicy, SessionConfig, TurnServer};
+pub use events::{
+    Event, Output, PathEnd, PathInfo, PathKind, ResolveRequest, SessionState, SocketRequest,
+    StreamId, StreamRequest,
+};
+pub use network::{NetworkHint, NetworkKind};
+pub use signal::{Role, Signal, SignalCredentials, SignalError};
+pub use stats::SessionStats;
+
+use crate::ice::{IceAgent, IceConfig, IceError, Input as IceInput, RelayServer, TransportPolicy};
+use crate::turn::{TransportKind, TurnError};
+use inbox::Inbox;
+use resolve::{Purpose, Resolver};
+use sockets::Sockets;
+use streams::Streams;
+
+/// The largest application datagram `send` accepts (a UDP payload over IPv4, minus
+/// what a TURN Send indication adds).
+pub const MAX_DATAGRAM: usize = 65_507 - 36;
+
+/// Something the pump observed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Input<'a> {
+    /// A datagram arrived on local socket `local` from `from`.
+    Datagram {
+        /// The socket (as bound).
+        local: SocketAddr,
+        /// The sender.
+        from: SocketAddr,
+        /// The bytes.
+        data: &'a [u8],
+    },
+    /// The host's addresses now (at start, and whenever they change). The session
+    /// binds sockets on the usable ones and closes the sockets of vanished ones.
+    LocalAddresses(&'a [IpAddr]),
+    /// A socket is bound: answering a [`SocketRequest::Bind`], or a socket the pump owns.
+    SocketBound {
+        /// Its local address (with the port the OS chose).
+        addr: SocketAddr,
+    },
+    /// A [`SocketRequest::Bind`] failed.
+    SocketFailed {
+        /// The address asked for.
+        ip: IpAddr,
+        /// Why (for the log).
+        reason: &'a str,
+    },
+    /// A socket is gone (the pump closed it, or the OS did).
+    SocketClosed {
+        /// Its address.
+        addr: SocketAddr,
+    },
+    /// The answer to a [`ResolveRequest`].
+    Resolved {
+        /// The request's id.
+        id: u64,
+        /// The addresses (with the requested port), or why there are none.
+        result: Result<Vec<SocketAddr>, String>,
+    },
+    /// A [`StreamRequest::Connect`] succeeded.
+    StreamConnected {
+        /// The stream.
+        id: StreamId,
+        /// Our end.
+        local: SocketAddr,
+    },
+    /// Bytes read from a stream.
+    StreamData {
+        /// The stream.
+        id: StreamId,
+        /// The bytes.
+        data: &'a [u8],
+    },
+    /// A stream could not connect, or closed.
+    StreamClosed {
+        /// The stream.
+        id: StreamId,
+        /// Why (for the log and the relay error).
+        reason: &'a str,
+    },
+}
+
+/// API misuse, and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// The configuration cannot work.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A signaling string from the peer was not understood.
+    #[error("signaling message from the peer not understood: {0} (pass the peer's messages exactly as its session emitted them)")]
+    Signal(#[from] SignalError),
+    /// A remote candidate the session cannot use.
+    #[error("remote candidate refused: {0}")]
+    Candidate(String),
+    /// `send` before a path exists.
+    #[error("not connected yet: wait for the Connected state before sending (or set SessionConfig::early_send_queue)")]
+    NotConnected,
+    /// The session was closed.
+    #[error("the session is closed: create a new one")]
+    Closed,
+    /// An empty datagram.
+    #[error("the datagram is empty: nothing to send")]
+    EmptyData,
+    /// A first byte the peer would take for STUN.
+    #[error("a datagram starting with byte {0} would be taken for STUN by the peer (RFC 7983 reserves 0-3): frame it so the first byte is 4 or more")]
+    AmbiguousData(u8),
+    /// Larger than one UDP datagram.
+    #[error("the datagram has {len} bytes; at most {max} fit in one UDP datagram: split it")]
+    TooLarge {
+        /// Its size.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+}
+
+impl From<IceError> for SessionError {
+    fn from(e: IceError) -> Self {
+        match e {
+            IceError::NotConnected => SessionError::NotConnected,
+            IceError::Closed => SessionError::Closed,
+            IceError::EmptyData => SessionError::EmptyData,
+            IceError::AmbiguousData(b) => SessionError::AmbiguousData(b),
+            other => SessionError::Candidate(other.to_string()),
+        }
+    }
+}
+
+/// Counters the session keeps besides the agent's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Counters {
+    pub(crate) datagrams_sent: u64,
+    pub(crate) bytes_sent: u64,
+    pub(crate) datagrams_received: u64,
+    pub(crate) bytes_received: u64,
+    pub(crate) receive_queue_drops: u64,
+    pub(crate) signals_ignored: u64,
+    pub(crate) restarts: u64,
+}
+
+/// A configured TURN server after resolution.
+struct TurnEntry {
+    url: String,
+    addr: SocketAddr,
+    transport: TransportKind,
+}
+
+/// See the module docs.
+pub struct Session {
+    config: SessionConfig,
+    agent: IceAgent,
+    inbox: Inbox,
+    resolver: Resolver,
+    started: bool,
+    sockets: Sockets,
+    streams: Streams,
+    turn: Vec<TurnEntry>,
+    /// Configured STUN servers (host, port) waiting for their names to resolve.
+    stun_pending: Vec<(String, u16)>,
+    /// Configured TURN servers waiting for their names to resolve.
+    turn_pending: Vec<(crate::turn::TurnUrl, TurnServer)>,
+    /// TURN servers whose names did not resolve (they count as failed relays).
+    turn_unresolved: usize,
+    events: VecDeque<Event>,
+    datagrams: VecDeque<Vec<u8>>,
+    early: VecDeque<Vec<u8>>,
+    state: SessionState,
+    /// `Connected` was polled at least once (received data is held until then).
+    connected_polled: bool,
+    /// Sticky failure not reported by the agent (relay-only with every relay gone).
+    failed: bool,
+    path: Option<PathInfo>,
+    role_decided: bool,
+    network: NetworkHint,
+    /// Candidates signaled since the last end-of-candidates of this generation.
+    candidates_since_eoc: usize,
+    eoc_sent: bool,
+    restart_by_us: bool,
+    now: Instant,
+    closed: bool,
+    counters: Counters,
+}
+
+impl Session {
+    /// A session with this configuration; its first signaling message (credentials) is
+    /// ready to poll at once.
+    pub fn new(
+        config: SessionConfig,
+        now: Instant,
+        rng: impl RngCore + Send + 'static,
+    ) -> Result<Self, ConfigError> {
+        let servers = config.validate()?;
+        let ice = IceConfig {
+            controlling: config.role != Role::Controlled,
+            transport_policy: match config.relay_policy {
+                RelayPolicy::RelayOnly => TransportPolicy::Relay,
+                _ => TransportPolicy::All,
+            },
+            include_loopback: config.bind.iter().any(|ip| ip.is_loopback()),
+            include_link_local: config.include_link_local,
+            stun_servers: Vec::new(),
+            turn_servers: Vec::new(),
+            ..config.ice.clone()
+        };
+        let agent = IceAgent::new(ice, rng);
+        let mut names: Vec<(Purpose, String, u16)> = Vec::new();
+        for (i, (host, port)) in servers.stun.iter().enumerate() {
+            names.push((Purpose::Stun(i), host.clone(), *port));
+        }
+        for (i, (url, _)) in servers.turn.iter().enumerate() {
+            names.push((Purpose::Turn(i), url.host.clone(), url.port));
+        }
+        let resolver = Resolver::new(now, config.dns_timeout, names);
+        let mut s = Session {
+            stun_pending: servers.stun,
+            config,
+            agent,
+            inbox: Inbox::default(),
+            resolver,
+            started: false,
+            sockets: Sockets::default(),
+            streams: Streams::default(),
+            turn: Vec::new(),
+            turn_pending: servers.turn,
+            turn_unresolved: 0,
+            events: VecDeque::new(),
+            datagrams: VecDeque::new(),
+            early: VecDeque::new(),
+            state: SessionState::New,
+            connected_polled: false,
+            failed: false,
+            path: None,
+            role_decided: false,
+            network: NetworkHint::default(),
+            candidates_since_eoc: 0,
+            eoc_sent: false,
+            restart_by_us: false,
+            now,
+            closed: false,
+            counters: Counters::default(),
+        };
+        let creds = s.agent.local_credentials().clone();
+        s.events
+            .push_back(Event::Signal(s.credentials_signal(creds)));
+        for ip in s.config.bind.clone() {
+            s.sockets.bind(ip, s.config.port);
+        }
+        s.maybe_start(now);
+        Ok(s)
+    }
+}
+
+impl Session {
+    /// The next thing to do (see the module docs for the order). Call until it returns
+    /// [`Output::Timeout`].
+    pub fn poll_output(&mut self) -> Output {
+        // Two passes: sending a relayed datagram in the first can hand bytes to a TURN
+        // stream, which the second picks up.
+        for _ in 0..2 {
+            self.process_agent();
+            if let Some(r) = self.sockets.poll() {
+                return Output::Socket(r);
+            }
+            if let Some(r) = self.resolver.poll() {
+                return Output::Resolve(r);
+            }
+            if let Some(r) = self.streams.poll() {
+                return Output::Stream(r);
+            }
+            if let Some(t) = self.agent.poll_transmit() {
+                return Output::Transmit(t);
+            }
+            if let Some(e) = self.events.pop_front() {
+                if e == Event::StateChanged(SessionState::Connected) {
+                    self.connected_polled = true;
+                }
+                return Output::Event(e);
+            }
+            if self.connected_polled {
+                if let Some(d) = self.datagrams.pop_front() {
+                    return Output::Datagram(d);
+                }
+            }
+        }
+        Output::Timeout(self.poll_timeout())
+    }
+
+    /// When [`Session::handle_timeout`] is due (also the value of [`Output::Timeout`]).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let r = self.resolver.poll_timeout();
+        let a = if self.closed {
+            None
+        } else {
+            self.agent.poll_timeout()
+        };
+        match (r, a) {
+            (Some(r), Some(a)) => Some(r.min(a)),
+            (r, a) => r.or(a),
+        }
+    }
+
+    /// Time passed: runs what is due.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
+        if !self.started {
+            self.resolver.handle_timeout(now);
+            self.maybe_start(now);
+        }
+        if !self.closed {
+            self.agent.handle_timeout(now);
+        }
+    }
+
+    /// Feeds what the pump observed.
+    pub fn handle_input(&mut self, now: Instant, input: Input<'_>) {
+        self.now = now;
+        match input {
+            Input::Datagram { local, from, data } => {
+                let _ = self
+                    .agent
+                    .handle_input(now, IceInput::Receive { local, from, data });
+            }
+            Input::LocalAddresses(addrs) => {
+                if self.closed {
+                    return;
+                }
+                let wanted = sockets::usable(&self.config, addrs);
+                self.sockets.want(&wanted, self.config.port);
+                self.retire_sockets(now);
+            }
+            Input::SocketBound { addr } => {
+                if self.closed {
+                    return;
+                }
+                if self.sockets.bound(addr) && self.started {
+                    self.add_socket(now, addr);
+                }
+                self.retire_sockets(now);
+            }
+            Input::SocketFailed { ip, reason } => {
+                log::warn!("session: cannot bind a UDP socket on {ip}: {reason}");
+                self.sockets.failed(ip);
+                self.retire_sockets(now);
+            }
+            Input::SocketClosed { addr } => {
+                if self.sockets.closed(addr) && self.started && !self.closed {
+                    let _ = self.agent.remove_local_socket(now, addr);
+                }
+            }
+            Input::Resolved { id, result } => {
+                self.resolver.answer(id, result);
+                self.maybe_start(now);
+            }
+            Input::StreamConnected { id, local } => {
+                self.streams.connected(id, local);
+            }
+            Input::StreamData { id, data } => {
+                if let Some(server) = self.streams.server(id) {
+                    self.agent.handle_relay_stream_bytes(now, server, data);
+                }
+            }
+            Input::StreamClosed { id, reason } => {
+                if let Some(server) = self.streams.closed(id) {
+                    self.agent.handle_relay_stream_closed(now, server, reason);
+                }
+            }
+        }
+    }
+
+    /// The current connection state.
+    pub fn state(&self) -> SessionState {
+        self.state
+    }
+
+    /// The path data takes now, if any.
+    pub fn path(&self) -> Option<&PathInfo> {
+        self.path.as_ref()
+    }
+
+    /// The role the session plays now.
+    pub fn is_controlling(&self) -> bool {
+        self.agent.is_controlling()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SessionConfig {
+        &self.config
+    }
+
+    /// The ICE agent (read-only: statistics, candidates, state for diagnostics).
+    pub fn agent(&self) -> &IceAgent {
+        &self.agent
+    }
+
+    /// The sockets the session uses now.
+    pub fn sockets(&self) -> &[SocketAddr] {
+        self.sockets.all()
+    }
+
+    /// Every name resolved (or given up): from here on sockets gather.
+    fn maybe_start(&mut self, now: Instant) {
+        if self.started || !self.resolver.done() {
+            return;
+        }
+        self.started = true;
+        let results: Vec<_> = self.resolver.results().collect();
+        let mut stun = Vec::new();
+        let mut relays = Vec::new();
+        for (purpose, result) in results {
+            match (purpose, result) {
+                (Purpose::Stun(_), Ok(addrs)) => stun.extend(addrs),
+                (Purpose::Stun(i), Err(e)) => {
+                    log::warn!(
+                        "session: STUN server {:?} left out: {e}",
+                        self.stun_pending.get(i).map(|s| &s.0)
+                    );
+                }
+                (Purpose::Turn(i), Ok(addrs)) => {
+                    let (url, server) = &self.turn_pending[i];
+                    for addr in addrs {
+                        if url.transport == TransportKind::Tls {
+                            self.streams.set_name(addr, url.host.clone());
+                        }
+                        self.turn.push(TurnEntry {
+                            url: server.url.clone(),
+                            addr,
+                            transport: url.transport,
+                        });
+                        relays.push(RelayServer {
+                            addr,
+                            transport: url.transport,
+                            credentials: crate::stun::Credentials::new(
+                                &server.username,
+                                &server.password,
+                            ),
+                        });
+                    }
+                }
+                (Purpose::Turn(i), Err(reason)) => {
+                    let (url, server) = &self.turn_pending[i];
+                    self.turn_unresolved += 1;
+                    self.events.push_back(Event::RelayFailed {
+                        server: server.url.clone(),
+                        transport: url.transport,
+                        error: TurnError::Resolve {
+                            host: url.host.clone(),
+                            reason,
+                        },
+                    });
+                }
+            }
+        }
+        let config = self.agent.config_mut();
+        config.stun_servers = stun;
+        config.turn_servers = relays;
+        for addr in self.sockets.all().to_vec() {
+            self.add_socket(now, addr);
+        }
+        self.check_relay_only(now);
+    }
+
+    fn add_socket(&mut self, now: Instant, addr: SocketAddr) {
+        if let Err(e) = self
+            .agent
+            .add_local_socket(now, addr, self.network.kind.cost())
+        {
+            log::debug!("session: socket {addr}: {e}");
+        }
+        if self.state == SessionState::New {
+            self.set_state(SessionState::Checking);
+        }
+    }
+
+    /// Closes the sockets (and TURN streams) of vanished addresses once the new ones are bound.
+    fn retire_sockets(&mut self, now: Instant) {
+        let gone = self.sockets.take_retired();
+        if gone.is_empty() {
+            return;
+        }
+        for addr in &gone {
+            if self.started {
+                let _ = self.agent.remove_local_socket(now, *addr);
+            }
+        }
+        let alive: Vec<IpAddr> = self.sockets.all().iter().map(|a| a.ip()).collect();
+        for server in self.streams.close_unless_local_in(&alive) {
+            self.agent
+                .handle_relay_stream_closed(now, server, "the local address went away");
+        }
+    }
+
+    fn credentials_signal(&self, credentials: crate::ice::Credentials) -> Signal {
+        Signal::Credentials(SignalCredentials {
+            credentials,
+            options: self.agent.local_ice_options(),
+            role: Some(self.config.role),
+            tie_breaker: Some(self.agent.tie_breaker()),
+        })
+    }
+
+    fn set_state(&mut self, s: SessionState) {
+        if self.state != s && (self.state != SessionState::Closed) {
+            log::debug!("session: state {:?} -> {:?}", self.state, s);
+            self.state = s;
+            self.events.push_back(Event::StateChanged(s));
+        }
+    }
+}
