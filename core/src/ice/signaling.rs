@@ -18,7 +18,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use super::agent::{IceAgent, IceError};
+use super::agent::{IceAgent, IceError, IceEvent};
 use super::candidate::{Candidate, Transport};
 use super::generation::key_of;
 use super::sdp::Credentials;
@@ -120,7 +120,14 @@ impl IceAgent {
             // A check may have raced ahead of the signaling: the prflx remote it
             // created takes the signaled candidate's type, foundation and priority.
             self.counters.duplicate_candidates += 1;
-            self.current.checklist.replace_peer_reflexive(id, c);
+            if self.current.checklist.replace_peer_reflexive(id, c) {
+                // RFC 8445 §7.3.1.3: the pair now names the signaled type and priority;
+                // if it carries data, the application's view of the path changes too.
+                if let Some(k) = self.current.selected.filter(|k| k.1 == id) {
+                    let p = self.describe(&self.current, k);
+                    self.events.push_back(IceEvent::SelectedPair(p));
+                }
+            }
             return Ok(());
         }
         self.current.checklist.add_remote(c)?;

@@ -572,3 +572,41 @@ fn failing_binds_are_survivable() {
     n.run(Duration::from_secs(1));
     assert!(n.connected(0).is_some());
 }
+
+#[test]
+fn a_path_first_learned_as_peer_reflexive_takes_the_signaled_candidate_type() {
+    let mut n = Net::pair();
+    // Peer 0 gets peer 1's credentials at once, its candidates only after connecting:
+    // peer 1's checks arrive first and peer 0 learns peer 1 as peer-reflexive.
+    let lines: Vec<(Instant, u64)> = n.queue.keys().copied().collect();
+    let mut held = Vec::new();
+    for k in lines {
+        if let Some(Pending::Signal { to: 0, text }) = n.queue.get(&k) {
+            if !text.contains("credentials") {
+                held.push(text.clone());
+                n.queue.remove(&k);
+            }
+        }
+    }
+    n.run(Duration::from_secs(1));
+    let first = n
+        .path(0)
+        .expect("connected on the peer-reflexive candidate");
+    assert_eq!(first.remote.kind, crate::ice::CandidateType::PeerReflexive);
+    for text in held {
+        let now = n.now;
+        n.peers[0].s.handle_signal(now, &text).unwrap();
+    }
+    n.flush();
+    let p = n.path(0).unwrap();
+    assert_eq!(
+        p.remote.kind,
+        crate::ice::CandidateType::Host,
+        "relabelled once the candidate arrived"
+    );
+    assert_eq!(p.remote.addr, first.remote.addr);
+    assert_eq!(
+        n.peers[0].s.stats().ice.pairs[0].remote_type,
+        crate::ice::CandidateType::Host
+    );
+}
