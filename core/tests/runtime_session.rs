@@ -91,7 +91,10 @@ async fn two_sessions_connect_on_loopback_exchange_data_restart_and_close() {
     tb.await.unwrap();
 }
 
-struct Collect(Mutex<(Vec<Event>, Vec<Vec<u8>>, Vec<std::thread::ThreadId>)>);
+/// Events, datagrams, and the thread each event arrived on.
+type Seen = (Vec<Event>, Vec<Vec<u8>>, Vec<std::thread::ThreadId>);
+
+struct Collect(Mutex<Seen>);
 
 impl Listener for Collect {
     fn on_event(&self, event: Event) {

@@ -85,9 +85,12 @@ pub enum Signal {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SignalError {
-    /// Not a JSON object with a string `type`.
-    #[error("not a signaling message (expected a JSON object with a string \"type\"): {0}")]
+    /// Not JSON at all.
+    #[error("not JSON ({0}): a signaling message is one JSON object")]
     NotJson(String),
+    /// JSON, but not an object with a string `type`.
+    #[error("not a signaling message: a JSON object with a string \"type\" was expected")]
+    NoType,
     /// A known type with a missing or non-string field.
     #[error("{kind} message without a string {field:?}")]
     MissingField {
@@ -161,7 +164,7 @@ impl Signal {
         let kind = v
             .get("type")
             .and_then(Value::as_str)
-            .ok_or_else(|| SignalError::NotJson("no string \"type\"".into()))?;
+            .ok_or(SignalError::NoType)?;
         let field = |name: &'static str| {
             v.get(name)
                 .and_then(Value::as_str)
@@ -332,7 +335,8 @@ mod tests {
     #[test]
     fn bad_strings_are_explained() {
         let e = |s: &str| Signal::from_json(s).unwrap_err().to_string();
-        assert!(e("hello").contains("not a signaling message"));
+        assert!(e("hello").contains("not JSON"));
+        assert!(e("[1]").contains("not a signaling message"));
         assert!(e(r#"{"type":"credentials","ufrag":"abcd"}"#).contains("\"pwd\""));
         assert!(
             e(r#"{"type":"credentials","ufrag":"a","pwd":"0123456789abcdefghijkl"}"#)

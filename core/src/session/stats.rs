@@ -32,6 +32,8 @@ pub struct SessionStats {
     pub restarts: u64,
     /// Local sockets in use.
     pub sockets: usize,
+    /// The peer's credentials arrived.
+    pub peer_credentials: bool,
     /// The ICE agent's snapshot: pairs, counters (malformed input dropped, …).
     pub ice: IceStats,
     /// Every TURN relay's state.
@@ -60,6 +62,7 @@ impl SessionStats {
             signals_ignored,
             restarts,
             sockets: s.sockets.all().len(),
+            peer_credentials: s.inbox.has_credentials(),
             ice: s.agent.stats(),
             relays: s.agent.relay_stats(),
         }
@@ -124,6 +127,7 @@ impl SessionStats {
             "signals_ignored": self.signals_ignored,
             "restarts": self.restarts,
             "sockets": self.sockets,
+            "peer_credentials": self.peer_credentials,
             "local_candidates": self.ice.local_candidates,
             "remote_candidates": self.ice.remote_candidates,
             "malformed": c.malformed,
