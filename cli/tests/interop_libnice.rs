@@ -320,9 +320,6 @@ fn validate(lines: &[TimedLine]) -> Result<Transcript, String> {
                 eoc = true;
             }
             "connected" => {
-                if connected.is_some() {
-                    return Err(format!("second connected line: {line}"));
-                }
                 let path = str_field(&v, "path", line)?.to_string();
                 if path != "direct" && path != "relay" {
                     return Err(format!("path must be direct or relay: {line}"));
@@ -341,6 +338,9 @@ fn validate(lines: &[TimedLine]) -> Result<Transcript, String> {
                 if relay != (path == "relay") {
                     return Err(format!("path disagrees with the candidate types: {line}"));
                 }
+                // A later line reports a path change (or a peer-reflexive remote named
+                // by its candidate line): the last one stands, the first one's time counts.
+                let first_at = connected.as_ref().map_or(*t, |(_, at)| *at);
                 connected = Some((
                     Connected {
                         path,
@@ -348,7 +348,7 @@ fn validate(lines: &[TimedLine]) -> Result<Transcript, String> {
                         remote,
                         rtt_ms,
                     },
-                    *t,
+                    first_at,
                 ));
             }
             "data" => {
@@ -356,6 +356,12 @@ fn validate(lines: &[TimedLine]) -> Result<Transcript, String> {
                     return Err(format!("data before connected: {line}"));
                 }
                 data.push(str_field(&v, "text", line)?.to_string());
+            }
+            "state" => {
+                let st = str_field(&v, "state", line)?;
+                if !["checking", "connected", "disconnected", "failed", "closed"].contains(&st) {
+                    return Err(format!("unknown state: {line}"));
+                }
             }
             other => return Err(format!("unknown line type {other:?}: {line}")),
         }

@@ -152,15 +152,18 @@ fn endpoint(v: &Value, key: &str) -> (String, String) {
 
 /// The side's connected line, checked against what its NAT allows.
 fn check_side(side: &PipeSide, nat: Nat, lan_ip: &str, wan_ip: &str, run: &PipeRun) -> Value {
+    // With a TURN server the relayed pair can succeed first while the direct one is
+    // still punching through both NATs; the session then upgrades to the direct pair
+    // and writes another connected line. The last one is the path that stays.
     let lines = side.lines_of("connected");
-    assert_eq!(
-        lines.len(),
-        1,
-        "{}: one connected line\n{}",
+    assert!(
+        (1..=3).contains(&lines.len()),
+        "{}: one connected line, or a few on upgrades\n{}",
         side.name,
         run.describe()
     );
-    let (at, c) = lines[0].clone();
+    let at = lines[0].0;
+    let c = lines.last().unwrap().1.clone();
     assert_eq!(c["path"], "direct", "{}", run.describe());
     let (kind, addr) = endpoint(&c, "local");
     let ip = addr.rsplit_once(':').unwrap().0;
@@ -307,8 +310,8 @@ fn assert_relayed(nats: [Nat; 2]) {
             run.describe()
         );
         let lines = side.lines_of("connected");
-        assert_eq!(lines.len(), 1, "{}", run.describe());
-        let (at, c) = &lines[0];
+        assert!(!lines.is_empty(), "{}", run.describe());
+        let (at, c) = (&lines[0].0, &lines.last().unwrap().1);
         assert_eq!(c["path"], "relay", "{}", run.describe());
         let (local, remote) = (endpoint(c, "local"), endpoint(c, "remote"));
         assert!(
