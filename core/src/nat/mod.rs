@@ -5,6 +5,8 @@
 //!   [`crate::stun::server::BindingServer`].
 //! - [`lifetime`]: [`LifetimeProbe`], the two-socket client that measures how long an idle
 //!   UDP mapping lives (RFC 5780 §4.6).
+//! - [`nat64`]: [`Nat64Prefix`] (RFC 6052 synthesis and extraction), prefix discovery from
+//!   `ipv4only.arpa` answers (RFC 7050) and the pairing helpers for IPv6-only hosts.
 //!
 //! Both are sans-IO: feed received datagrams and timeouts, drain transmits, read the report.
 //! The small STUN helpers they share (building a Binding request, reading a response) are
@@ -12,11 +14,13 @@
 
 pub mod discovery;
 pub mod lifetime;
+pub mod nat64;
 
 pub use discovery::{
     DiscoveryConfig, DiscoveryError, Filtering, Mapping, NatDiscovery, NatReport, UnknownReason,
 };
 pub use lifetime::{LifetimeConfig, LifetimeError, LifetimeProbe, LifetimeReport, Socket};
+pub use nat64::{Nat64Error, Nat64Prefix};
 
 use std::net::SocketAddr;
 
