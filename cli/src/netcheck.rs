@@ -4,7 +4,9 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use pinhole::nat::{Filtering, LifetimeConfig, LifetimeReport, Mapping};
-use pinhole::runtime::{netcheck, resolve_udp, NetcheckOptions, NetcheckReport, StunServer};
+use pinhole::runtime::{
+    netcheck, reachable_server, resolve_udp, NetcheckOptions, NetcheckReport, StunServer,
+};
 use serde_json::json;
 
 use crate::args::Args;
@@ -36,12 +38,19 @@ pub fn run(mut args: Args) -> Result<(), String> {
             (None, Some(s)) => s.primary(),
             (None, None) => unreachable!("one of the two is set"),
         };
+        // On an IPv6-only host an IPv4 server is reached through the network's NAT64 (its
+        // prefix found with the resolver, RFC 7050), and so are the addresses it reports.
+        let (server, nat64) = match &embedded {
+            Some(_) => (server, None),
+            None => reachable_server(server, timeout.min(Duration::from_secs(5))).await,
+        };
         if embedded.is_some() && !as_json {
             println!("No --stun given: checking against an embedded server at {server} (loopback, so no NAT is expected).");
         }
         let options = NetcheckOptions {
             timeout,
             lifetime: lifetime.then(|| LifetimeConfig::new(server)),
+            nat64,
         };
         if lifetime && !as_json {
             println!("Measuring the binding lifetime: this takes several minutes.");

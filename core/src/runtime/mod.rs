@@ -5,6 +5,7 @@
 mod error;
 mod ice;
 mod interfaces;
+mod nat64;
 mod netcheck;
 mod relay_stream;
 mod resolve;
@@ -16,6 +17,10 @@ mod turn;
 pub use error::RuntimeError;
 pub use ice::{IceSession, IceSessionOptions};
 pub use interfaces::{interface_addresses, InterfaceAddr};
+pub use nat64::{
+    discover_nat64_prefix, discover_nat64_prefixes, has_route_to, host_is_ipv6_only,
+    reachable_server, synthesize_server,
+};
 pub use netcheck::{netcheck, NetcheckOptions, NetcheckReport};
 pub use relay_stream::IceTurnServer;
 pub use resolve::resolve_udp;

@@ -11,7 +11,8 @@ use tokio::net::UdpSocket;
 
 use super::RuntimeError;
 use crate::nat::{
-    DiscoveryConfig, LifetimeConfig, LifetimeProbe, LifetimeReport, NatDiscovery, NatReport, Socket,
+    DiscoveryConfig, LifetimeConfig, LifetimeProbe, LifetimeReport, Nat64Prefix, NatDiscovery,
+    NatReport, Socket,
 };
 
 #[derive(Clone, Debug)]
@@ -20,6 +21,11 @@ pub struct NetcheckOptions {
     pub timeout: Duration,
     /// Also measure how long an idle mapping survives (minutes, not seconds).
     pub lifetime: Option<LifetimeConfig>,
+    /// On an IPv6-only host, the NAT64 prefix through which the IPv4 addresses the server
+    /// reports (OTHER-ADDRESS, the mapped address for the hairpin test) are reached. When
+    /// `None` and the server's address lies under the Well-Known Prefix 64:ff9b::/96, that
+    /// prefix is used (its length is fixed, so nothing needs discovering).
+    pub nat64: Option<Nat64Prefix>,
 }
 
 impl Default for NetcheckOptions {
@@ -27,6 +33,7 @@ impl Default for NetcheckOptions {
         NetcheckOptions {
             timeout: Duration::from_secs(30),
             lifetime: None,
+            nat64: None,
         }
     }
 }
@@ -55,12 +62,21 @@ pub async fn netcheck(
         DiscoveryConfig::new(server, local),
         &mut rng,
     )?;
-    let nat = tokio::time::timeout(options.timeout, drive_discovery(&socket, &mut discovery))
-        .await
-        .map_err(|_| RuntimeError::Timeout(options.timeout))??;
+    let nat64 = options.nat64.or_else(|| match server {
+        SocketAddr::V6(v6) if Nat64Prefix::WELL_KNOWN.contains(*v6.ip()) => {
+            Some(Nat64Prefix::WELL_KNOWN)
+        }
+        _ => None,
+    });
+    let nat = tokio::time::timeout(
+        options.timeout,
+        drive_discovery(&socket, &mut discovery, nat64),
+    )
+    .await
+    .map_err(|_| RuntimeError::Timeout(options.timeout))??;
     drop(socket);
     let lifetime = match &options.lifetime {
-        Some(config) => Some(probe_lifetime(server, local, *config, &mut rng).await?),
+        Some(config) => Some(probe_lifetime(server, local, *config, nat64, &mut rng).await?),
         None => None,
     };
     Ok(NetcheckReport {
@@ -101,6 +117,7 @@ async fn bind_towards(server: SocketAddr) -> Result<UdpSocket, RuntimeError> {
 async fn drive_discovery(
     socket: &UdpSocket,
     machine: &mut NatDiscovery,
+    nat64: Option<Nat64Prefix>,
 ) -> Result<NatReport, RuntimeError> {
     let local = socket.local_addr().map_err(|source| RuntimeError::Io {
         local: SocketAddr::from(([0, 0, 0, 0], 0)),
@@ -109,7 +126,7 @@ async fn drive_discovery(
     let mut buf = vec![0u8; 2048];
     loop {
         while let Some(t) = machine.poll_transmit() {
-            send(socket, local, &t.contents, t.destination).await;
+            send(socket, local, &t.contents, t.destination, nat64).await;
         }
         if let Some(result) = machine.result() {
             return result.clone().map_err(RuntimeError::from);
@@ -131,6 +148,7 @@ async fn probe_lifetime(
     server: SocketAddr,
     local: SocketAddr,
     config: LifetimeConfig,
+    nat64: Option<Nat64Prefix>,
     rng: &mut StdRng,
 ) -> Result<LifetimeReport, RuntimeError> {
     let bind = |addr: SocketAddr| async move {
@@ -145,7 +163,7 @@ async fn probe_lifetime(
     loop {
         while let Some(t) = probe.poll_transmit() {
             let socket = if t.socket == Socket::X { &x } else { &y };
-            send(socket, local, &t.contents, t.destination).await;
+            send(socket, local, &t.contents, t.destination, nat64).await;
         }
         if let Some(result) = probe.result() {
             return result.clone().map_err(RuntimeError::from);
@@ -159,7 +177,20 @@ async fn probe_lifetime(
     }
 }
 
-async fn send(socket: &UdpSocket, local: SocketAddr, bytes: &[u8], to: SocketAddr) {
+async fn send(
+    socket: &UdpSocket,
+    local: SocketAddr,
+    bytes: &[u8],
+    to: SocketAddr,
+    nat64: Option<Nat64Prefix>,
+) {
+    // An IPv6 socket reaches an IPv4 address the server reported through the NAT64.
+    let to = match (local, to, nat64) {
+        (SocketAddr::V6(_), SocketAddr::V4(v4), Some(prefix)) => {
+            SocketAddr::V6(prefix.synthesize_socket(v4))
+        }
+        _ => to,
+    };
     // A failed send is a lost datagram as far as the protocol is concerned: the
     // retransmission timer covers it.
     if let Err(e) = socket.send_to(bytes, to).await {
