@@ -42,7 +42,7 @@ impl Sim {
         HostId(self.hosts.len() - 1)
     }
 
-    fn add_link(
+    pub(crate) fn add_link(
         &mut self,
         name: String,
         net: NetworkId,
@@ -167,6 +167,7 @@ impl Sim {
             wan,
             nat: Nat::new(nat, wan_addrs.to_vec()),
             firewall,
+            nat64: None,
         });
         (g, inside)
     }

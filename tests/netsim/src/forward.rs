@@ -188,6 +188,9 @@ impl Sim {
 
     fn gateway_outbound(&mut self, g: GatewayId, mut pkt: Packet) {
         let now = self.clock.elapsed();
+        if self.gateways[g.0].nat64.is_some() && !self.nat64_outbound(g, &mut pkt) {
+            return;
+        }
         let gw = &mut self.gateways[g.0];
         if !gw.firewall.allows(&pkt) {
             gw.nat.stats.dropped_firewall += 1;
@@ -218,6 +221,9 @@ impl Sim {
                     gw.nat.stats.hairpinned += 1;
                     let old = pkt.dst;
                     pkt.dst = internal;
+                    if let Some(n64) = gw.nat64.filter(|_| internal.is_ipv6()) {
+                        pkt.src = n64.source(pkt.src);
+                    }
                     let inside = gw.inside;
                     let name = &gw.name;
                     self.trace
@@ -239,6 +245,9 @@ impl Sim {
             Ok(internal) => {
                 let old = pkt.dst;
                 pkt.dst = internal;
+                if let Some(n64) = gw.nat64.filter(|_| internal.is_ipv6()) {
+                    pkt.src = n64.source(pkt.src);
+                }
                 let inside = gw.inside;
                 self.emit_nat_notes(g.0);
                 let name = &self.gateways[g.0].name;
@@ -246,6 +255,40 @@ impl Sim {
                     format!("nat {name}: in {old} => {internal} from {}", pkt.src)
                 });
                 self.route(inside, pkt);
+            }
+        }
+    }
+
+    /// The NAT64 step of an outbound packet: an IPv6 destination under the prefix
+    /// becomes the IPv4 address it embeds. Returns false when the packet was dropped.
+    fn nat64_outbound(&mut self, g: GatewayId, pkt: &mut Packet) -> bool {
+        let now = self.clock.elapsed();
+        let gw = &mut self.gateways[g.0];
+        let n64 = gw.nat64.expect("a NAT64 gateway");
+        if pkt.src.is_ipv6() && pkt.dst.is_ipv4() {
+            gw.nat.stats.dropped_nat64_family_mismatch += 1;
+            self.nat_drop(g, "nat64: IPv6 source to an IPv4 address", pkt);
+            return false;
+        }
+        match n64.destination(pkt.dst) {
+            None => true,
+            Some(Ok(v4)) => {
+                let old = std::mem::replace(&mut pkt.dst, v4);
+                let name = &gw.name;
+                self.trace
+                    .line(now, || format!("nat {name}: nat64 {old} => {v4}"));
+                true
+            }
+            Some(Err(why)) => {
+                gw.nat.stats.dropped_nat64_untranslatable += 1;
+                let reason = match why {
+                    crate::nat64::Untranslatable::NotEmbedded => "nat64: u-octet not zero",
+                    crate::nat64::Untranslatable::NotPermitted => {
+                        "nat64: non-global IPv4 under the Well-Known Prefix (RFC 6052 3.1)"
+                    }
+                };
+                self.nat_drop(g, reason, pkt);
+                false
             }
         }
     }

@@ -19,6 +19,7 @@ mod forward;
 pub mod ice_endpoint;
 mod link;
 mod nat;
+mod nat64;
 mod net;
 mod packet;
 pub mod pcap;
@@ -36,8 +37,10 @@ pub use endpoint::{ConnId, Datagram, Endpoint, EndpointId, HostId, TcpCommand, T
 pub use firewall::Firewall;
 pub use link::{LinkConfig, LinkDrop, LinkSpec, LinkStats};
 pub use nat::{Behaviour, Mapping, Nat, NatConfig, NatDrop, NatStats, PortAssignment};
+pub use nat64::Nat64Config;
 pub use net::{GatewayId, HostStats, LinkId, NetworkId};
 pub use packet::{Body, Packet, Proto, TcpKind};
+pub use pinhole::nat::Nat64Prefix;
 pub use presets::{Layer, Preset};
 pub use sim::Sim;
 pub use topology::{Internet, Peer};

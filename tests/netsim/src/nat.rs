@@ -103,6 +103,11 @@ pub struct NatStats {
     pub dropped_firewall: u64,
     pub reboots: u64,
     pub early_probe_poisoned: u64,
+    /// NAT64: IPv6 packets under the prefix whose address embeds no IPv4 address
+    /// (non-zero u-octet), or (strict mode) a non-global one under the Well-Known Prefix.
+    pub dropped_nat64_untranslatable: u64,
+    /// NAT64: an IPv6 host's packet to an IPv4 address (no real socket sends one).
+    pub dropped_nat64_family_mismatch: u64,
 }
 
 /// Why the NAT dropped a packet.

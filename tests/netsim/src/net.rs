@@ -134,4 +134,6 @@ pub(crate) struct Gateway {
     pub wan: LinkId,
     pub nat: Nat,
     pub firewall: Firewall,
+    /// Set on a NAT64 gateway (its inside is IPv6, its pool IPv4).
+    pub nat64: Option<crate::nat64::Nat64Settings>,
 }

@@ -20,6 +20,7 @@ use pinhole::nat::discovery::{DiscoveryConfig, DiscoveryError, NatDiscovery, Nat
 use pinhole::nat::lifetime::{
     LifetimeConfig, LifetimeError, LifetimeProbe, LifetimeReport, Socket,
 };
+use pinhole::nat::Nat64Prefix;
 use pinhole::stun::server::{BindingServer, ServerConfig, ServerError, ServerStats};
 use pinhole::stun::transaction::TransactionError;
 use rand::RngCore;
@@ -73,6 +74,7 @@ impl Endpoint for StunServerEndpoint {
 #[derive(Debug)]
 pub struct DiscoveryEndpoint {
     local: SocketAddr,
+    nat64: Option<Nat64Prefix>,
     discovery: NatDiscovery,
     started: Instant,
     finished: Option<Instant>,
@@ -88,11 +90,20 @@ impl DiscoveryEndpoint {
     ) -> Result<Self, TransactionError> {
         Ok(DiscoveryEndpoint {
             local: config.local,
+            nat64: None,
             discovery: NatDiscovery::new(now, config, rng)?,
             started: now,
             finished: None,
             ignored: 0,
         })
+    }
+
+    /// On an IPv6-only host: send to the IPv4 addresses the server reports
+    /// (OTHER-ADDRESS, the mapped address) through this NAT64 prefix, as the runtime's
+    /// netcheck does.
+    pub fn with_nat64(mut self, prefix: Nat64Prefix) -> Self {
+        self.nat64 = Some(prefix);
+        self
     }
 
     pub fn discovery(&self) -> &NatDiscovery {
@@ -140,7 +151,13 @@ impl Endpoint for DiscoveryEndpoint {
     }
     fn poll_transmit(&mut self) -> Option<Datagram> {
         let t = self.discovery.poll_transmit()?;
-        Some(Datagram::new(self.local, t.destination, t.contents))
+        let to = match (self.local, t.destination, self.nat64) {
+            (SocketAddr::V6(_), SocketAddr::V4(v4), Some(p)) => {
+                SocketAddr::V6(p.synthesize_socket(v4))
+            }
+            (_, to, _) => to,
+        };
+        Some(Datagram::new(self.local, to, t.contents))
     }
     fn poll_timeout(&mut self) -> Option<Instant> {
         self.discovery.poll_timeout()

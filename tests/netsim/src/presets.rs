@@ -3,6 +3,8 @@
 
 use crate::firewall::Firewall;
 use crate::nat::{Behaviour, NatConfig, PortAssignment};
+use crate::nat64::Nat64Config;
+use pinhole::nat::Nat64Prefix;
 use std::time::Duration;
 
 use Behaviour::{
@@ -65,6 +67,26 @@ pub fn carrier_cgnat(timeout: Duration) -> NatConfig {
         port_range: 20000..=29999,
         mapping_timeout: timeout,
         ..NatConfig::default()
+    }
+}
+
+/// An IPv6-only mobile network: the host has only an IPv6 address and reaches IPv4
+/// through the carrier's stateful NAT64 on the Well-Known Prefix 64:ff9b::/96 (as on
+/// T-Mobile US, or Apple's App Review network): endpoint-independent mapping (RFC 6146
+/// asks for it), address-dependent filtering, random pool ports, the given idle timeout,
+/// inbound refresh, no hairpinning. Build it with `Internet::peer_ipv6_only`.
+pub fn ipv6_only_mobile(timeout: Duration) -> Nat64Config {
+    Nat64Config {
+        prefix: Nat64Prefix::WELL_KNOWN,
+        nat: NatConfig {
+            mapping: Ei,
+            filtering: Ad,
+            port_assignment: PortAssignment::Random,
+            port_range: 1024..=65535,
+            mapping_timeout: timeout,
+            ..NatConfig::default()
+        },
+        strict_well_known: false,
     }
 }
 

@@ -47,6 +47,8 @@ pub struct Internet {
     next_lan: u8,
     next_carrier: u8,
     lan_hosts: BTreeMap<NetworkId, (Ipv4Addr, u8)>,
+    /// IPv6-only LANs (behind NAT64s): (subnet, next host number).
+    lan6_hosts: BTreeMap<NetworkId, (u16, u16)>,
 }
 
 impl Deref for Internet {
@@ -75,6 +77,7 @@ impl Internet {
             next_lan: 1,
             next_carrier: 0,
             lan_hosts: BTreeMap::new(),
+            lan6_hosts: BTreeMap::new(),
         }
     }
 
@@ -98,14 +101,27 @@ impl Internet {
         IpAddr::V4(Ipv4Addr::new(203, 0, 113, n))
     }
 
-    fn alloc_carrier_public(&mut self) -> IpAddr {
+    pub(crate) fn alloc_carrier_public(&mut self) -> IpAddr {
         let n = self.next_carrier_public;
         self.next_carrier_public = n.checked_add(1).expect("netsim: out of 198.51.100.0/24");
         IpAddr::V4(Ipv4Addr::new(198, 51, 100, n))
     }
 
-    /// The next free host address on a network made by this builder.
+    /// Registers `net` as an IPv6-only LAN (2001:db8:subnet::/64) and returns its subnet.
+    pub(crate) fn new_v6_lan(&mut self, net: NetworkId) -> u16 {
+        let subnet = self.lan6_hosts.len() as u16 + 1;
+        self.lan6_hosts.insert(net, (subnet, 2));
+        subnet
+    }
+
+    /// The next free host address on a network made by this builder (IPv6 on an
+    /// IPv6-only LAN behind a NAT64).
     pub fn alloc_on(&mut self, net: NetworkId) -> IpAddr {
+        if let Some((subnet, n)) = self.lan6_hosts.get_mut(&net) {
+            let a = crate::nat64::v6_lan_addr(*subnet, *n);
+            *n += 1;
+            return a;
+        }
         let (base, n) = self
             .lan_hosts
             .get_mut(&net)
