@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the full test suite drives for real: coturn (a TURN and
 # RFC 5780 STUN server nobody here wrote), stun-client (Debian's classic NAT classifier),
-# openssl (test certificates for TURN over TLS), nftables/iptables/conntrack/iproute2 (the kernel NAT lab) and libnice (an ICE agent to
-# interoperate with). Idempotent: does nothing when everything is present.
+# openssl (test certificates for TURN over TLS), nftables/iptables/conntrack/iproute2 (the kernel NAT lab), libnice (an ICE agent to
+# interoperate with) and tayga (a real NAT64, for the IPv6-only lab). Idempotent: does nothing
+# when everything is present.
 set -euo pipefail
 
-packages=(coturn openssl stun-client nftables iptables conntrack iproute2 libnice-dev pkg-config)
+packages=(coturn openssl stun-client nftables iptables conntrack iproute2 libnice-dev pkg-config tayga)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -22,3 +23,5 @@ $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # coturn's package starts a system service on install on some hosts; the tests start their own.
 if command -v systemctl >/dev/null 2>&1; then $sudo systemctl stop coturn 2>/dev/null || true; fi
+# So may tayga's (a NAT64 on the host itself); the lab runs its own inside a namespace.
+if command -v systemctl >/dev/null 2>&1; then $sudo systemctl stop tayga 2>/dev/null || true; fi

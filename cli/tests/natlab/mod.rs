@@ -10,6 +10,8 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod nat64;
+
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -283,58 +285,77 @@ impl Lab {
 
     /// Runs a command inside namespace `ns` to completion.
     pub fn exec(&self, ns: &str, argv: &[&str]) -> Output {
-        Command::new("ip")
-            .args(["netns", "exec", ns])
-            .args(argv)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run ip netns exec {ns} {argv:?}: {e}"))
+        exec_in(ns, argv)
     }
 
     fn exec_ok(&self, ns: &str, argv: &[&str]) {
-        let out = self.exec(ns, argv);
-        assert!(
-            out.status.success(),
-            "in {ns}: {argv:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        exec_ok_in(ns, argv)
     }
 
     /// Runs `argv` in `ns` with a hard time limit; the process is killed at the limit.
     pub fn run_bounded(&self, ns: &str, argv: &[&str], limit: Duration) -> Output {
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", ns])
-            .args(argv)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot spawn {argv:?} in {ns}: {e}"));
-        let deadline = Instant::now() + limit;
-        loop {
-            if child.try_wait().unwrap().is_some() {
-                return child.wait_with_output().unwrap();
-            }
-            if Instant::now() >= deadline {
-                let _ = child.kill();
-                let out = child.wait_with_output().unwrap();
-                panic!(
-                    "{argv:?} in {ns} did not finish within {limit:?}; stderr: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        run_bounded_in(ns, argv, limit)
     }
 
     /// Starts a long-running process in `ns`; it is killed when the lab is dropped.
     pub fn spawn(&mut self, ns: &str, argv: &[&str]) {
-        let child = Command::new("ip")
-            .args(["netns", "exec", ns])
-            .args(argv)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot spawn {argv:?} in {ns}: {e}"));
-        self.children.push(child);
+        self.children.push(spawn_in(ns, argv));
+    }
+}
+
+/// Runs a command inside namespace `ns` to completion.
+pub fn exec_in(ns: &str, argv: &[&str]) -> Output {
+    Command::new("ip")
+        .args(["netns", "exec", ns])
+        .args(argv)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run ip netns exec {ns} {argv:?}: {e}"))
+}
+
+/// Runs a command inside namespace `ns`, asserting success.
+pub fn exec_ok_in(ns: &str, argv: &[&str]) {
+    let out = exec_in(ns, argv);
+    assert!(
+        out.status.success(),
+        "in {ns}: {argv:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Starts a long-running process in `ns`; the caller kills it.
+pub fn spawn_in(ns: &str, argv: &[&str]) -> Child {
+    Command::new("ip")
+        .args(["netns", "exec", ns])
+        .args(argv)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot spawn {argv:?} in {ns}: {e}"))
+}
+
+/// Runs `argv` in `ns` with a hard time limit; the process is killed at the limit.
+pub fn run_bounded_in(ns: &str, argv: &[&str], limit: Duration) -> Output {
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", ns])
+        .args(argv)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot spawn {argv:?} in {ns}: {e}"));
+    let deadline = Instant::now() + limit;
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "{argv:?} in {ns} did not finish within {limit:?}; stderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -355,7 +376,8 @@ impl Drop for Lab {
     }
 }
 
-fn ip(args: &[&str]) {
+/// Runs `ip ARGS` on the host, asserting success.
+pub fn ip(args: &[&str]) {
     let out = Command::new("ip")
         .args(args)
         .output()
@@ -367,7 +389,8 @@ fn ip(args: &[&str]) {
     );
 }
 
-fn require_root_and_tools() {
+/// Panics with what to do when not root or without `nft`/`ip`: lab tests never skip.
+pub fn require_root_and_tools() {
     let uid = Command::new("id")
         .arg("-u")
         .output()
