@@ -10,8 +10,9 @@
 //!   (RFC 6052 §2.2, including the u-octet: bits 64-71 are always zero).
 //! - [`discover_prefixes`]: RFC 7050 §3, finding 192.0.0.170 / 192.0.0.171 in the
 //!   synthesized answers for `ipv4only.arpa`.
-//! - [`ice`] (re-exported here): mapping a peer's IPv4 candidate to the address an IPv6-only
-//!   socket sends to, and recognising the translated source of what comes back.
+//! - [`remote_via_nat64`], [`original_remote`], [`is_ipv6_only`]: mapping a peer's IPv4
+//!   candidate to the address an IPv6-only socket sends to, recognising the translated
+//!   source of what comes back, and telling an IPv6-only host.
 
 mod discovery;
 mod ice;
