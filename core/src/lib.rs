@@ -7,6 +7,7 @@
 
 pub mod ice;
 pub mod nat;
+pub mod netchange;
 pub mod session;
 pub mod stun;
 pub mod turn;
