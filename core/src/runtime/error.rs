@@ -23,6 +23,8 @@ pub enum RuntimeError {
     },
     #[error("gave up after {0:?} (raise --timeout to wait longer)")]
     Timeout(Duration),
+    #[error("cannot watch network changes (netlink): {source}")]
+    NetworkMonitor { source: std::io::Error },
     #[error(transparent)]
     Discovery(#[from] crate::nat::DiscoveryError),
     #[error(transparent)]

@@ -7,6 +7,7 @@ mod ice;
 mod interfaces;
 mod nat64;
 mod netcheck;
+mod netmon;
 mod relay_stream;
 mod resolve;
 mod session;
@@ -22,6 +23,7 @@ pub use nat64::{
     reachable_server, synthesize_server,
 };
 pub use netcheck::{netcheck, NetcheckOptions, NetcheckReport};
+pub use netmon::{snapshot_now, MonitorConfig, MonitorStats, NetworkMonitor};
 pub use relay_stream::IceTurnServer;
 pub use resolve::resolve_udp;
 pub use session::{Delivery, Listener, Session, StartError};
