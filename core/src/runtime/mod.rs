@@ -3,12 +3,10 @@
 //! machine and sends what the machine asks it to send.
 
 mod error;
-mod ice;
 mod interfaces;
 mod nat64;
 mod netcheck;
 mod netmon;
-mod relay_stream;
 mod resolve;
 mod session;
 mod socket_buffers;
@@ -16,7 +14,6 @@ mod stun_server;
 mod turn;
 
 pub use error::RuntimeError;
-pub use ice::{IceSession, IceSessionOptions};
 pub use interfaces::{interface_addresses, InterfaceAddr};
 pub use nat64::{
     discover_nat64_prefix, discover_nat64_prefixes, has_route_to, host_is_ipv6_only,
@@ -24,7 +21,6 @@ pub use nat64::{
 };
 pub use netcheck::{netcheck, NetcheckOptions, NetcheckReport};
 pub use netmon::{snapshot_now, MonitorConfig, MonitorStats, NetworkMonitor};
-pub use relay_stream::IceTurnServer;
 pub use resolve::resolve_udp;
 pub use session::{Delivery, Listener, Session, StartError};
 pub use stun_server::{StunServer, StunServerHandle};
