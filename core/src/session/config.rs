@@ -192,7 +192,13 @@ impl SessionConfig {
         self
     }
 
-    /// Checks everything that can be checked without I/O.
+    /// Checks everything that can be checked without I/O ([`Session::new`](super::Session::new)
+    /// does too): address families, bind addresses, server syntax, relay policy.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        self.validate().map(|_| ())
+    }
+
+    /// [`SessionConfig::check`], returning the parsed servers.
     pub(super) fn validate(&self) -> Result<Servers, ConfigError> {
         if !self.ipv4 && !self.ipv6 {
             return Err(ConfigError::NoAddressFamily);
