@@ -16,6 +16,9 @@ impl Session {
     /// session does not act on are ignored. A string that is not a signaling message is
     /// an error (log it and go on: nothing changed).
     pub fn handle_signal(&mut self, now: Instant, message: &str) -> Result<(), SessionError> {
+        if self.closed {
+            return Err(SessionError::Closed);
+        }
         match Signal::from_json(message)? {
             Some(s) => self.handle_signal_message(now, s),
             None => {
