@@ -1,6 +1,6 @@
 //! Pinhole: a NAT traversal engine.
 //!
-//! The engine modules ([`stun`], [`nat`]) are sans-IO state machines: they take
+//! The engine modules ([`stun`], [`nat`], [`portmap`]) are sans-IO state machines: they take
 //! `now` and bytes, and return bytes, events and the next deadline. They never
 //! read a clock, open a socket or spawn a thread. The [`runtime`] module (behind
 //! the default `runtime` feature) drives them over tokio sockets.
@@ -9,6 +9,7 @@ pub mod ice;
 pub mod nat;
 pub mod netchange;
 pub mod session;
+pub mod portmap;
 pub mod stun;
 pub mod turn;
 
