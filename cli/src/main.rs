@@ -5,6 +5,7 @@ mod args;
 mod connect;
 mod demo;
 mod netcheck;
+mod portmap;
 mod stun_server;
 
 use args::Args;
@@ -20,6 +21,11 @@ USAGE:
   pinhole netcheck [--stun HOST:PORT] [--json] [--lifetime] [--timeout SECONDS]
       Learn this host's public address and its NAT's mapping and filtering behaviour
       (RFC 5780). Without --stun, checks against an embedded server on loopback.
+  pinhole portmap [--gateway IP] [--port N] [--protocol pcp|nat-pmp|upnp]...
+                  [--lifetime SECONDS] [--budget SECONDS] [--timeout SECONDS]
+      Map one UDP socket through the gateway (PCP, NAT-PMP or UPnP-IGD), print events
+      as JSON lines, echo datagrams from outside, renew until stdin says `close`
+      (or --timeout), then delete the mapping.
   pinhole stun-server --bind IP:PORT [--alt IP:PORT]
       Answer STUN Binding requests; with --alt (a second IP and port) also RFC 5780
       behaviour discovery (CHANGE-REQUEST, OTHER-ADDRESS, RESPONSE-ORIGIN).
@@ -50,6 +56,7 @@ fn main() -> ExitCode {
         Some("connect") => connect::run(args),
         Some("demo") => demo::run(),
         Some("netcheck") => netcheck::run(args),
+        Some("portmap") => portmap::run(args),
         Some("stun-server") => stun_server::run(args),
         Some("help") | Some("--help") | Some("-h") | None => {
             print!("{USAGE}");

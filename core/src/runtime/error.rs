@@ -25,6 +25,13 @@ pub enum RuntimeError {
     Timeout(Duration),
     #[error("cannot watch network changes (netlink): {source}")]
     NetworkMonitor { source: std::io::Error },
+    #[error(
+        "no default IPv4 gateway (no default route in /proc/net/route): port mapping needs \
+         a router to ask"
+    )]
+    NoGateway,
+    #[error("port mapping: {0}")]
+    PortMap(String),
     #[error(transparent)]
     Discovery(#[from] crate::nat::DiscoveryError),
     #[error(transparent)]

@@ -7,6 +7,7 @@ mod interfaces;
 mod nat64;
 mod netcheck;
 mod netmon;
+mod portmap;
 mod resolve;
 mod session;
 mod socket_buffers;
@@ -21,6 +22,10 @@ pub use nat64::{
 };
 pub use netcheck::{netcheck, NetcheckOptions, NetcheckReport};
 pub use netmon::{snapshot_now, MonitorConfig, MonitorStats, NetworkMonitor};
+pub use portmap::{
+    default_gateway_v4, parse_proc_net_route, PortMapOptions, PortMapPump, PumpOutput,
+};
+pub use relay_stream::IceTurnServer;
 pub use resolve::resolve_udp;
 pub use session::{Delivery, Listener, Session, StartError};
 pub use stun_server::{StunServer, StunServerHandle};
