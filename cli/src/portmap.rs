@@ -124,7 +124,7 @@ fn stats_json(pump: &PortMapPump) -> serde_json::Value {
 
 /// One event as a JSON object (`type`: available, unavailable, mapped, changed, lost).
 pub fn event_json(e: &PortMapEvent) -> serde_json::Value {
-    let secs = |d: &Duration| (*d != Duration::MAX).then(|| d.as_secs());
+    let secs = |d: &Duration| (*d != Duration::MAX).then_some(d.as_secs());
     match e {
         PortMapEvent::Available {
             protocol,

@@ -38,6 +38,7 @@ impl Sim {
             listeners: BTreeMap::new(),
             conns: BTreeMap::new(),
             next_ephemeral: 49152,
+            serves: None,
         });
         HostId(self.hosts.len() - 1)
     }
@@ -172,7 +173,8 @@ impl Sim {
         (g, inside)
     }
 
-    /// The NAT forgets every mapping (a reboot).
+    /// The NAT forgets every mapping (a reboot), static ones too; its service hosts'
+    /// endpoints are told ([`crate::Endpoint::nat_rebooted`]).
     pub fn nat_reboot(&mut self, g: GatewayId) {
         let gw = &mut self.gateways[g.0];
         gw.nat.flush();
@@ -181,6 +183,27 @@ impl Sim {
         let name = &gw.name;
         self.trace
             .line(now, || format!("nat {name}: reboot, mappings forgotten"));
+        let t = self.clock.now();
+        for h in 0..self.hosts.len() {
+            if self.hosts[h].serves == Some(g) {
+                for s in 0..self.hosts[h].slots.len() {
+                    self.hosts[h].slots[s].ep.nat_rebooted(t);
+                    self.drain(HostId(h), s);
+                }
+            }
+        }
+    }
+
+    /// Adds a host on gateway `g`'s inside network with address `lan_ip` (the box's
+    /// own LAN address, e.g. 10.x.0.1) that may install static mappings in `g`'s NAT:
+    /// where a port-mapping server ([`crate::portmap_server::PortMapServer`]) lives.
+    pub fn add_nat_service_host(&mut self, g: GatewayId, lan_ip: IpAddr) -> HostId {
+        let name = format!("{}-service", self.gateways[g.0].name);
+        let h = self.add_host(&name);
+        self.hosts[h.0].serves = Some(g);
+        let inside = self.gateways[g.0].inside;
+        self.add_interface(h, inside, &[lan_ip], LinkSpec::default());
+        h
     }
 
     /// The NAT's public address(es) change; mappings are forgotten too.

@@ -75,6 +75,35 @@ pub enum TcpEvent {
     },
 }
 
+/// What a port-mapping server on a NAT box's LAN address asks of its NAT (see
+/// [`crate::Sim::add_nat_service_host`]). Answered at once with
+/// [`Endpoint::nat_control_result`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NatControl {
+    /// Install or renew a static UDP mapping for `internal`: exactly `port` when `exact`
+    /// (UPnP AddPortMapping), else `port` if free or any (NAT-PMP, PCP).
+    Map {
+        token: u64,
+        internal: SocketAddr,
+        port: u16,
+        exact: bool,
+        lifetime: std::time::Duration,
+    },
+    /// Remove the static mapping of `internal`.
+    UnmapInternal { internal: SocketAddr },
+    /// Remove the static mapping on external UDP `port`.
+    UnmapPort { port: u16 },
+}
+
+/// The NAT's answer to [`NatControl::Map`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NatControlResult {
+    /// Installed: reachable from outside at `external`.
+    Mapped { token: u64, external: SocketAddr },
+    /// The exact port is taken, or no port is free.
+    Conflict { token: u64 },
+}
+
 /// Anything that lives on a simulated host. Sans-IO machines are adapted to it
 /// with a thin wrapper: `receive` → `handle_input`, `poll_transmit` → `Transmit{from,to,bytes}`.
 ///
@@ -100,6 +129,15 @@ pub trait Endpoint: 'static {
     fn poll_tcp(&mut self) -> Option<TcpCommand> {
         None
     }
+    /// Next request to the NAT this host serves (only a NAT service host's requests are
+    /// applied; others are dropped).
+    fn poll_nat_control(&mut self) -> Option<NatControl> {
+        None
+    }
+    /// The NAT's answer to a [`NatControl::Map`].
+    fn nat_control_result(&mut self, _now: Instant, _result: NatControlResult) {}
+    /// The NAT this host serves rebooted (its mappings are gone).
+    fn nat_rebooted(&mut self, _now: Instant) {}
 }
 
 /// Object-safe wrapper giving `Any` access to endpoints (for typed handles).

@@ -2,7 +2,7 @@
 //! translate and filter, hosts deliver to endpoints.
 
 use crate::clock::fmt_offset;
-use crate::endpoint::{Datagram, HostId};
+use crate::endpoint::{Datagram, HostId, NatControl, NatControlResult};
 use crate::nat::{NatDrop, NatNote};
 use crate::net::{GatewayId, LinkId, NetworkId, NodeRef};
 use crate::packet::{Body, Packet};
@@ -26,6 +26,10 @@ impl Sim {
             }
             if let Some(c) = ep.poll_tcp() {
                 self.tcp_command(h, slot, c);
+                continue;
+            }
+            if let Some(c) = ep.poll_nat_control() {
+                self.nat_control(h, slot, c);
                 continue;
             }
             break;
@@ -130,8 +134,74 @@ impl Sim {
         }
     }
 
+    /// Applies a NAT service host's request to the NAT it serves and answers at once.
+    fn nat_control(&mut self, h: HostId, slot: usize, c: NatControl) {
+        let Some(g) = self.hosts[h.0].serves else {
+            return;
+        };
+        let now = self.clock.elapsed();
+        let nat = &mut self.gateways[g.0].nat;
+        let result = match c {
+            NatControl::Map {
+                token,
+                internal,
+                port,
+                exact,
+                lifetime,
+            } => {
+                let ext = nat
+                    .external_addrs()
+                    .iter()
+                    .copied()
+                    .find(|a| a.is_ipv6() == internal.is_ipv6());
+                match (
+                    ext,
+                    nat.add_static(now, internal, port, exact, lifetime, &mut self.rng),
+                ) {
+                    (Some(ip), Ok(p)) => {
+                        let external = SocketAddr::new(ip, p);
+                        let name = &self.gateways[g.0].name;
+                        self.trace.line(now, || {
+                            format!("nat {name}: static mapping udp {internal} => {external} for {lifetime:?}")
+                        });
+                        NatControlResult::Mapped { token, external }
+                    }
+                    _ => NatControlResult::Conflict { token },
+                }
+            }
+            NatControl::UnmapInternal { internal } => {
+                nat.remove_static_internal(internal);
+                return;
+            }
+            NatControl::UnmapPort { port } => {
+                nat.remove_static_port(port, false);
+                return;
+            }
+        };
+        let t = self.clock.now();
+        self.hosts[h.0].slots[slot].ep.nat_control_result(t, result);
+    }
+
     /// A network forwards a packet: to an attached address, else to its upstream gateway.
+    /// Multicast goes to every other host on the network and never upstream.
     pub(crate) fn route(&mut self, net: NetworkId, pkt: Packet) {
+        if pkt.dst.ip().is_multicast() {
+            let mut links: Vec<LinkId> = self.networks[net.0]
+                .routes
+                .iter()
+                .filter(|(a, _)| **a != pkt.src.ip() && a.is_ipv4() == pkt.dst.is_ipv4())
+                .map(|(_, l)| *l)
+                .filter(|l| matches!(self.links[l.0].node, NodeRef::Host(..)))
+                .collect();
+            links.dedup();
+            for l in links {
+                let mut copy = pkt.clone();
+                // Each copy is addressed to the group; the receiving host takes it.
+                copy.id = pkt.id;
+                self.transmit(l, Dir::Down, copy);
+            }
+            return;
+        }
         let n = &mut self.networks[net.0];
         if let Some(&link) = n.routes.get(&pkt.dst.ip()) {
             self.transmit(link, Dir::Down, pkt);

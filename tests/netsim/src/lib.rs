@@ -24,6 +24,8 @@ mod net;
 mod packet;
 pub mod pcap;
 pub mod pinhole_endpoints;
+pub mod portmap_endpoint;
+pub mod portmap_server;
 pub mod presets;
 pub mod scenario;
 mod sim;
@@ -33,10 +35,16 @@ mod trace;
 pub mod turn_server;
 
 pub use clock::{fmt_offset, Clock};
-pub use endpoint::{ConnId, Datagram, Endpoint, EndpointId, HostId, TcpCommand, TcpEvent};
+pub use endpoint::{
+    ConnId, Datagram, Endpoint, EndpointId, HostId, NatControl, NatControlResult, TcpCommand,
+    TcpEvent,
+};
 pub use firewall::Firewall;
 pub use link::{LinkConfig, LinkDrop, LinkSpec, LinkStats};
-pub use nat::{Behaviour, Mapping, Nat, NatConfig, NatDrop, NatStats, PortAssignment};
+pub use nat::{
+    Behaviour, Mapping, Nat, NatConfig, NatDrop, NatStats, PortAssignment, StaticConflict,
+    StaticMapping,
+};
 pub use nat64::Nat64Config;
 pub use net::{GatewayId, HostStats, LinkId, NetworkId};
 pub use packet::{Body, Packet, Proto, TcpKind};

@@ -108,6 +108,10 @@ pub struct NatStats {
     pub dropped_nat64_untranslatable: u64,
     /// NAT64: an IPv6 host's packet to an IPv4 address (no real socket sends one).
     pub dropped_nat64_family_mismatch: u64,
+    /// Static (port-mapping protocol) mappings installed, renewed, and expired.
+    pub static_installed: u64,
+    pub static_renewed: u64,
+    pub static_expired: u64,
 }
 
 /// Why the NAT dropped a packet.
@@ -134,6 +138,26 @@ pub struct Mapping {
     pub last_active: Duration,
     /// Remote endpoints this mapping sent to, with their last activity (for filtering).
     pub permissions: BTreeMap<SocketAddr, Duration>,
+}
+
+/// A mapping installed by a port-mapping protocol (NAT-PMP, PCP, UPnP-IGD): UDP,
+/// endpoint-independent mapping and filtering on its external port, outbound traffic from
+/// `internal` leaves from that port, and it lives until `expires` whatever the traffic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaticMapping {
+    pub internal: SocketAddr,
+    pub external_port: u16,
+    /// Virtual offset at which it is removed (`Duration::MAX`: never).
+    pub expires: Duration,
+}
+
+/// Why a static mapping could not be installed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StaticConflict {
+    /// The exact port asked for is in use by another internal address.
+    PortTaken,
+    /// No free port in the pool.
+    PoolExhausted,
 }
 
 /// A note for the trace about what the table did.
@@ -165,6 +189,7 @@ pub struct Nat {
     mappings: BTreeMap<MapKey, Mapping>,
     by_port: BTreeMap<PortKey, MapKey>,
     poisoned: BTreeMap<(PortKey, SocketAddr), Duration>,
+    statics: BTreeMap<PortKey, StaticMapping>,
     next_port: u16,
     next_expiry: Option<Duration>,
     pub stats: NatStats,
@@ -180,6 +205,7 @@ impl Nat {
             mappings: BTreeMap::new(),
             by_port: BTreeMap::new(),
             poisoned: BTreeMap::new(),
+            statics: BTreeMap::new(),
             next_port,
             next_expiry: None,
             stats: NatStats::default(),
@@ -217,6 +243,7 @@ impl Nat {
         self.mappings.clear();
         self.by_port.clear();
         self.poisoned.clear();
+        self.statics.clear();
         self.next_expiry = None;
         self.next_port = *self.cfg.port_range.start();
     }
@@ -237,6 +264,9 @@ impl Nat {
         for k in expired {
             self.remove(k);
         }
+        let before = self.statics.len();
+        self.statics.retain(|_, st| st.expires > now);
+        self.stats.static_expired += (before - self.statics.len()) as u64;
         let udp_t = self.cfg.mapping_timeout;
         self.poisoned.retain(|_, exp| *exp > now);
         for m in self.mappings.values_mut() {
@@ -251,7 +281,93 @@ impl Nat {
             .mappings
             .values()
             .map(|m| m.last_active + self.timeout(m.proto))
+            .chain(self.statics.values().map(|st| st.expires))
             .min();
+    }
+
+    /// Static mappings (for inspection in tests).
+    pub fn static_mappings(&self) -> impl Iterator<Item = &StaticMapping> {
+        self.statics.values()
+    }
+
+    /// Installs (or renews) a static UDP mapping for `internal`. With `exact`, exactly
+    /// `port` or a conflict (UPnP AddPortMapping); otherwise `port` if free, else any
+    /// (NAT-PMP, PCP, AddAnyPortMapping). A renewal of the same internal address keeps
+    /// its port. Returns the external port.
+    pub fn add_static<R: Rng>(
+        &mut self,
+        now: Duration,
+        internal: SocketAddr,
+        port: u16,
+        exact: bool,
+        lifetime: Duration,
+        rng: &mut R,
+    ) -> Result<u16, StaticConflict> {
+        let v6 = internal.is_ipv6();
+        let expires = now.saturating_add(lifetime);
+        let existing = self
+            .statics
+            .iter()
+            .find(|(_, st)| st.internal == internal)
+            .map(|(k, st)| (*k, st.external_port));
+        if let Some((k, p)) = existing {
+            if !exact || p == port || port == 0 {
+                self.statics.get_mut(&k).expect("found").expires = expires;
+                self.stats.static_renewed += 1;
+                self.bump_expiry(expires);
+                return Ok(p);
+            }
+            self.statics.remove(&k);
+        }
+        let usable = |s: &Self, p: u16| {
+            p != 0
+                && !s.statics.contains_key(&(Proto::Udp, v6, p))
+                && s.by_port
+                    .get(&(Proto::Udp, v6, p))
+                    .is_none_or(|k| k.1 == internal)
+        };
+        let chosen = if usable(self, port) {
+            port
+        } else if exact {
+            return Err(StaticConflict::PortTaken);
+        } else {
+            let mut found = None;
+            for _ in 0..64 {
+                let p = rng.gen_range(1024..=65535u16);
+                if usable(self, p) {
+                    found = Some(p);
+                    break;
+                }
+            }
+            found.ok_or(StaticConflict::PoolExhausted)?
+        };
+        self.statics.insert(
+            (Proto::Udp, v6, chosen),
+            StaticMapping {
+                internal,
+                external_port: chosen,
+                expires,
+            },
+        );
+        self.stats.static_installed += 1;
+        self.bump_expiry(expires);
+        Ok(chosen)
+    }
+
+    fn bump_expiry(&mut self, at: Duration) {
+        self.next_expiry = Some(self.next_expiry.map_or(at, |e| e.min(at)));
+    }
+
+    /// Removes the static mapping of `internal`, if any.
+    pub fn remove_static_internal(&mut self, internal: SocketAddr) -> bool {
+        let before = self.statics.len();
+        self.statics.retain(|_, st| st.internal != internal);
+        before != self.statics.len()
+    }
+
+    /// Removes the static mapping on external UDP `port`, if any.
+    pub fn remove_static_port(&mut self, port: u16, v6: bool) -> bool {
+        self.statics.remove(&(Proto::Udp, v6, port)).is_some()
     }
 
     fn remove(&mut self, k: MapKey) {
@@ -303,7 +419,11 @@ impl Nat {
         avoid: Option<u16>,
         rng: &mut R,
     ) -> Option<u16> {
-        let free = |s: &Self, p: u16| !s.by_port.contains_key(&(proto, v6, p)) && Some(p) != avoid;
+        let free = |s: &Self, p: u16| {
+            !s.by_port.contains_key(&(proto, v6, p))
+                && !s.statics.contains_key(&(proto, v6, p))
+                && Some(p) != avoid
+        };
         let (lo, hi) = (*self.cfg.port_range.start(), *self.cfg.port_range.end());
         let size = (hi as u32 - lo as u32) + 1;
         let start = match self.cfg.port_assignment {
@@ -349,6 +469,16 @@ impl Nat {
             self.stats.dropped_no_external_address += 1;
             return Err(NatDrop::NoExternalAddress);
         };
+        if proto == Proto::Udp {
+            let st = self
+                .statics
+                .values()
+                .find(|st| st.internal == src && st.expires > now);
+            if let Some(st) = st {
+                self.stats.translated_out += 1;
+                return Ok(SocketAddr::new(ext_ip, st.external_port));
+            }
+        }
         let mut key = self.key_for(proto, src, dst);
         let mut avoid = None;
         let per_dest = (proto, src, Some(dst));
@@ -427,6 +557,10 @@ impl Nat {
         dst: SocketAddr,
     ) -> Result<SocketAddr, NatDrop> {
         let pk = (proto, dst.is_ipv6(), dst.port());
+        if let Some(st) = self.statics.get(&pk).filter(|st| st.expires > now) {
+            self.stats.translated_in += 1;
+            return Ok(st.internal);
+        }
         let key = self.by_port.get(&pk).copied();
         let Some(key) = key.filter(|k| self.live(k, now)) else {
             self.stats.dropped_no_mapping += 1;

@@ -123,6 +123,8 @@ pub(crate) struct Host {
     pub listeners: BTreeMap<u16, usize>,
     pub conns: BTreeMap<(SocketAddr, SocketAddr), ConnId>,
     pub next_ephemeral: u16,
+    /// The NAT whose port-mapping service runs on this host (its LAN address).
+    pub serves: Option<GatewayId>,
 }
 
 /// A NAT box: an inside network, a WAN link to its upstream network, a

@@ -206,6 +206,17 @@ impl Internet {
         (upstream, nats, addr, link)
     }
 
+    /// A host on the LAN side of `peer`'s innermost NAT at the box's own LAN address
+    /// (x.y.z.1), allowed to install static mappings in that NAT: attach a
+    /// [`crate::portmap_server::PortMapServer`] to it. Returns the host and address.
+    pub fn add_portmap_host(&mut self, peer: &Peer) -> (HostId, IpAddr) {
+        let g = peer.nat().expect("netsim: the peer has no NAT");
+        let (base, _) = self.lan_hosts[&peer.lan];
+        let o = base.octets();
+        let ip = IpAddr::V4(Ipv4Addr::new(o[0], o[1], o[2], 1));
+        (self.sim.add_nat_service_host(g, ip), ip)
+    }
+
     /// Another host on the same LAN as `peer` (behind the same NATs), over a perfect link.
     pub fn neighbour(&mut self, name: &str, peer: &Peer) -> Peer {
         let addr = self.alloc_on(peer.lan);
