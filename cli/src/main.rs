@@ -19,8 +19,11 @@ USAGE:
       Run the ICE NAT matrix in netsim (a simulated Internet: no servers, no root, no
       network) and print per cell direct/relay/failed, candidate types, time to connect.
   pinhole netcheck [--stun HOST:PORT] [--json] [--lifetime] [--timeout SECONDS]
+                   [--gateway IP] [--no-portmap]
       Learn this host's public address and its NAT's mapping and filtering behaviour
-      (RFC 5780). Without --stun, checks against an embedded server on loopback.
+      (RFC 5780), and which port-mapping protocols the gateway offers (PCP, NAT-PMP,
+      UPnP-IGD; a short-lived test mapping is deleted before exit). Without --stun,
+      checks against an embedded server on loopback (and skips port mapping).
   pinhole portmap [--gateway IP] [--port N] [--protocol pcp|nat-pmp|upnp]...
                   [--lifetime SECONDS] [--budget SECONDS] [--timeout SECONDS]
       Map one UDP socket through the gateway (PCP, NAT-PMP or UPnP-IGD), print events

@@ -1,11 +1,21 @@
-//! `pinhole netcheck [--stun HOST:PORT] [--json] [--lifetime] [--timeout SECONDS]`
+//! `pinhole netcheck [--stun HOST:PORT] [--json] [--lifetime] [--timeout SECONDS]
+//! [--gateway IP] [--no-portmap]`
+//!
+//! Besides RFC 5780 discovery, asks the default gateway which port-mapping protocols it
+//! offers (PCP, NAT-PMP, UPnP-IGD) and the external address each gives. This is cheap
+//! and touches nothing of the user's: a fresh socket of its own, NAT-PMP and UPnP only
+//! queried for the external address, and at most one short-lived test mapping of that
+//! socket's port (PCP can only be probed by mapping), deleted before exiting. Skipped
+//! when the STUN server is on loopback (no gateway on that path) and with --no-portmap.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use pinhole::nat::{Filtering, LifetimeConfig, LifetimeReport, Mapping};
+use pinhole::portmap::{Protocol, ProtocolStatus};
 use pinhole::runtime::{
-    netcheck, reachable_server, resolve_udp, NetcheckOptions, NetcheckReport, StunServer,
+    netcheck, portmap_check, reachable_server, resolve_udp, NetcheckOptions, NetcheckReport, PortMapCheck,
+    PortMapOptions, StunServer,
 };
 use serde_json::json;
 
@@ -16,6 +26,8 @@ pub fn run(mut args: Args) -> Result<(), String> {
     let as_json = args.flag("json")?;
     let lifetime = args.flag("lifetime")?;
     let timeout = Duration::from_secs_f64(args.value::<f64>("timeout")?.unwrap_or(30.0));
+    let gateway: Option<IpAddr> = args.value("gateway")?;
+    let no_portmap = args.flag("no-portmap")?;
     args.finish()?;
 
     let runtime = crate::runtime()?;
@@ -55,13 +67,32 @@ pub fn run(mut args: Args) -> Result<(), String> {
         if lifetime && !as_json {
             println!("Measuring the binding lifetime: this takes several minutes.");
         }
-        let report = netcheck(server, &options)
-            .await
-            .map_err(|e| format!("netcheck against {server} failed: {e}"))?;
+        // Port mapping runs beside discovery: it costs at most its short budget.
+        let check_portmap = !no_portmap && !server.ip().is_loopback();
+        let portmap = async {
+            if !check_portmap {
+                return None;
+            }
+            let options = PortMapOptions {
+                gateway,
+                budget: Duration::from_secs(3),
+                lifetime: Duration::from_secs(60),
+                ..PortMapOptions::default()
+            };
+            Some(portmap_check(&options).await.map_err(|e| e.to_string()))
+        };
+        let (report, portmap) = tokio::join!(netcheck(server, &options), portmap);
+        let report = report.map_err(|e| format!("netcheck against {server} failed: {e}"))?;
         if as_json {
-            println!("{}", to_json(&report));
+            let mut v = to_json(&report);
+            v["port_mapping"] = portmap.as_ref().map_or(serde_json::Value::Null, portmap_json);
+            println!("{v}");
         } else {
             print!("{}", to_text(&report));
+            match &portmap {
+                Some(p) => print!("{}", portmap_text(p)),
+                None => println!("\nPort mapping: not checked{}", if no_portmap { "" } else { " (the STUN server is on loopback: no gateway on that path)" }),
+            }
         }
         Ok(())
     })
@@ -77,6 +108,87 @@ fn to_json(r: &NetcheckReport) -> serde_json::Value {
         "binding_lifetime_s": r.lifetime.as_ref().and_then(lifetime_seconds),
         "rtt_ms": r.nat.rtt.map(|d| d.as_secs_f64() * 1000.0),
     })
+}
+
+fn key(p: Protocol) -> &'static str {
+    match p {
+        Protocol::Pcp => "pcp",
+        Protocol::NatPmp => "nat_pmp",
+        Protocol::Upnp => "upnp",
+    }
+}
+
+/// `{"gateway", "pcp", "nat_pmp", "upnp"}`, each protocol
+/// `{"available", "external", "test_mapping", "double_nat", "error"}`; or `{"error"}`.
+fn portmap_json(r: &Result<PortMapCheck, String>) -> serde_json::Value {
+    let c = match r {
+        Ok(c) => c,
+        Err(e) => return json!({ "error": e }),
+    };
+    let mut v = json!({ "gateway": c.gateway.to_string() });
+    for (p, status) in &c.protocols {
+        let test = c.test_mapping.filter(|m| m.protocol == *p);
+        let (available, external, error, double_nat) = match status {
+            ProtocolStatus::Mapped { external } => (true, Some(external.to_string()), None, false),
+            ProtocolStatus::Available { external_ip } => {
+                (true, external_ip.map(|i| i.to_string()), None, false)
+            }
+            ProtocolStatus::Unavailable(e) => (
+                e.is_double_nat(),
+                None,
+                Some(e.to_string()),
+                e.is_double_nat(),
+            ),
+            ProtocolStatus::Probing | ProtocolStatus::Disabled => (false, None, None, false),
+        };
+        v[key(*p)] = json!({
+            "available": available,
+            "external": test.map(|m| m.external.to_string()).or(external),
+            "test_mapping": test.is_some(),
+            "double_nat": double_nat,
+            "error": error,
+        });
+    }
+    v
+}
+
+fn portmap_text(r: &Result<PortMapCheck, String>) -> String {
+    let c = match r {
+        Ok(c) => c,
+        Err(e) => return format!("\nPort mapping: not checked: {e}\n"),
+    };
+    let mut out = format!("\nPort mapping (gateway {}):\n", c.gateway);
+    let mut usable = false;
+    for (p, status) in &c.protocols {
+        let line = match status {
+            ProtocolStatus::Mapped { external } => {
+                usable = true;
+                let deleted = if c.deleted {
+                    "made and deleted"
+                } else {
+                    "made; its delete went unanswered"
+                };
+                format!("yes, external {external} (a test mapping, {deleted})")
+            }
+            ProtocolStatus::Available {
+                external_ip: Some(ip),
+            } => {
+                usable = true;
+                format!("yes, external address {ip}")
+            }
+            ProtocolStatus::Available { external_ip: None } => {
+                usable = true;
+                "yes".to_string()
+            }
+            ProtocolStatus::Unavailable(e) => format!("no: {e}"),
+            ProtocolStatus::Probing | ProtocolStatus::Disabled => "not checked".to_string(),
+        };
+        out += &format!("  {:<10} {line}\n", format!("{p}:"));
+    }
+    if usable {
+        out += "The gateway can map a port: ICE can offer a mapped candidate that peers behind any NAT reach directly.\n";
+    }
+    out
 }
 
 /// The longest idle time the mapping was seen to survive. A mapping that did not survive

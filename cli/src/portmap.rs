@@ -73,7 +73,7 @@ pub fn run(mut args: Args) -> Result<(), String> {
                         line(json!({"type": "data", "from": from.to_string(), "text": String::from_utf8_lossy(&bytes)}));
                         pump.send_to(&bytes, from).await;
                     }
-                    PumpOutput::Timeout => break,
+                    PumpOutput::Timeout | PumpOutput::Closed => break,
                 },
                 l = stdin.next_line(), if stdin_open => match l {
                     Ok(Some(l)) if l.trim() == "close" => break,
@@ -85,7 +85,8 @@ pub fn run(mut args: Args) -> Result<(), String> {
             }
         }
         let stats = stats_json(&pump);
-        for e in pump.close(Duration::from_secs(3)).await {
+        let (events, _) = pump.close(Duration::from_secs(3)).await;
+        for e in events {
             line(event_json(&e));
         }
         let mut closed = stats;

@@ -23,7 +23,8 @@ pub use nat64::{
 pub use netcheck::{netcheck, NetcheckOptions, NetcheckReport};
 pub use netmon::{snapshot_now, MonitorConfig, MonitorStats, NetworkMonitor};
 pub use portmap::{
-    default_gateway_v4, parse_proc_net_route, PortMapOptions, PortMapPump, PumpOutput,
+    default_gateway_v4, parse_proc_net_route, portmap_check, PortMapCheck, PortMapOptions,
+    PortMapPump, PumpOutput,
 };
 pub use relay_stream::IceTurnServer;
 pub use resolve::resolve_udp;

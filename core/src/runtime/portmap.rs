@@ -16,7 +16,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::RuntimeError;
-use crate::portmap::{PortMapConfig, PortMapEvent, PortMapper, Protocols, StreamId, StreamRequest};
+use crate::portmap::{
+    Mapping, PortMapConfig, PortMapEvent, PortMapper, Protocol, ProtocolStatus, Protocols,
+    StreamId, StreamRequest,
+};
 
 /// Longest a TCP connect to the gateway may take.
 const CONNECT_LIMIT: Duration = Duration::from_secs(3);
@@ -93,6 +96,8 @@ pub enum PumpOutput {
     },
     /// The deadline passed.
     Timeout,
+    /// The mapper finished closing (after [`PortMapPump::close`] began).
+    Closed,
 }
 
 enum StreamEvent {
@@ -190,6 +195,9 @@ impl PortMapPump {
             if let Some(e) = self.mapper.poll_event() {
                 return PumpOutput::Event(e);
             }
+            if self.mapper.is_closed() {
+                return PumpOutput::Closed;
+            }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return PumpOutput::Timeout;
             }
@@ -222,8 +230,9 @@ impl PortMapPump {
     }
 
     /// Asks the mapper to delete its mappings and drives it until it is done or `limit`
-    /// passed. Events produced meanwhile are returned.
-    pub async fn close(mut self, limit: Duration) -> Vec<PortMapEvent> {
+    /// passed. Returns the events produced meanwhile, and whether every delete was
+    /// answered (or needed no answer) in time.
+    pub async fn close(mut self, limit: Duration) -> (Vec<PortMapEvent>, bool) {
         let deadline = Instant::now() + limit;
         self.mapper.close(Instant::now());
         let mut events = Vec::new();
@@ -231,11 +240,12 @@ impl PortMapPump {
             match self.next(Some(deadline)).await {
                 PumpOutput::Event(e) => events.push(e),
                 PumpOutput::Datagram { .. } => {}
-                PumpOutput::Timeout => break,
+                PumpOutput::Timeout | PumpOutput::Closed => break,
             }
         }
         self.flush().await;
-        events
+        let closed = self.mapper.is_closed();
+        (events, closed)
     }
 
     async fn flush(&mut self) {
@@ -334,6 +344,60 @@ async fn run_stream(
             },
         }
     }
+}
+
+/// What the gateway offers, per protocol, as `pinhole netcheck` reports it.
+#[derive(Clone, Debug)]
+pub struct PortMapCheck {
+    /// The gateway asked.
+    pub gateway: IpAddr,
+    /// The probe socket.
+    pub local: SocketAddr,
+    /// Per protocol (PCP, NAT-PMP, UPnP): its final status.
+    pub protocols: Vec<(Protocol, ProtocolStatus)>,
+    /// The short-lived test mapping made (and deleted), if any.
+    pub test_mapping: Option<Mapping>,
+    /// Whether every delete was answered before the limit.
+    pub deleted: bool,
+}
+
+/// Asks the gateway what it offers, cheaply and without touching anything of the
+/// user's: from a fresh socket (its own ephemeral port) it probes the three protocols;
+/// NAT-PMP and UPnP answer the external-address query (nothing mapped), PCP can only be
+/// probed by mapping, so the preferred protocol that answers makes one short-lived test
+/// mapping (lifetime `options.lifetime`) of that socket's port, which is deleted before
+/// this returns.
+pub async fn portmap_check(options: &PortMapOptions) -> Result<PortMapCheck, RuntimeError> {
+    let mut pump = PortMapPump::start(options).await?;
+    let limit = Instant::now() + options.budget + Duration::from_secs(3);
+    loop {
+        let m = pump.mapper();
+        let settled = m.probes_done()
+            && (m.mapping().is_some()
+                || !Protocol::ALL
+                    .iter()
+                    .any(|p| matches!(m.status(*p), ProtocolStatus::Available { .. })));
+        if settled {
+            break;
+        }
+        if let PumpOutput::Timeout | PumpOutput::Closed = pump.next(Some(limit)).await {
+            break;
+        }
+    }
+    let protocols = Protocol::ALL
+        .iter()
+        .map(|p| (*p, pump.mapper().status(*p).clone()))
+        .collect();
+    let test_mapping = pump.mapper().mapping();
+    let (gateway, local) = (pump.mapper().gateway(), pump.local());
+    let (_, deleted) = pump.close(Duration::from_secs(2)).await;
+    Ok(PortMapCheck {
+        gateway,
+        local,
+        protocols,
+        test_mapping,
+        deleted,
+    })
 }
 
 async fn sleep_until(deadline: Option<Instant>) {
