@@ -2,11 +2,12 @@
 # Installs the Debian packages the full test suite drives for real: coturn (a TURN and
 # RFC 5780 STUN server nobody here wrote), stun-client (Debian's classic NAT classifier),
 # openssl (test certificates for TURN over TLS), nftables/iptables/conntrack/iproute2 (the kernel NAT lab), libnice (an ICE agent to
-# interoperate with) and tayga (a real NAT64, for the IPv6-only lab). Idempotent: does nothing
-# when everything is present.
+# interoperate with), tayga (a real NAT64, for the IPv6-only lab) and miniupnpd-nftables (a
+# real NAT-PMP / PCP / UPnP-IGD server for the port-mapping lab; miniupnpc and natpmpc are its
+# clients, handy for debugging). Idempotent: does nothing when everything is present.
 set -euo pipefail
 
-packages=(coturn openssl stun-client nftables iptables conntrack iproute2 libnice-dev pkg-config tayga)
+packages=(coturn openssl stun-client nftables iptables conntrack iproute2 libnice-dev pkg-config tayga miniupnpd-nftables miniupnpc natpmpc)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -25,3 +26,5 @@ DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recomme
 if command -v systemctl >/dev/null 2>&1; then $sudo systemctl stop coturn 2>/dev/null || true; fi
 # So may tayga's (a NAT64 on the host itself); the lab runs its own inside a namespace.
 if command -v systemctl >/dev/null 2>&1; then $sudo systemctl stop tayga 2>/dev/null || true; fi
+# Likewise miniupnpd: the lab starts its own, inside a network namespace.
+if command -v systemctl >/dev/null 2>&1; then $sudo systemctl stop miniupnpd 2>/dev/null || true; fi
