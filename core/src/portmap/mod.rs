@@ -13,8 +13,10 @@
 //! Everything is sans-IO: no clock reads, no sockets; randomness (PCP nonces,
 //! retransmission jitter) comes from the RNG given to [`PortMapper::new`].
 
+mod config;
 mod epoch;
 mod error;
+mod event;
 pub mod mapper;
 pub mod natpmp;
 pub mod pcp;
@@ -22,8 +24,10 @@ mod retry;
 mod stats;
 pub mod upnp;
 
+pub use config::{PortMapConfig, PortMapConfigError, Protocols};
 pub use error::PortMapError;
-pub use mapper::{Mapping, PortMapConfig, PortMapEvent, PortMapper, ProtocolStatus, Protocols};
+pub use event::{Mapping, PortMapEvent, ProtocolStatus};
+pub use mapper::PortMapper;
 pub use stats::PortMapStats;
 
 use std::fmt;
