@@ -322,6 +322,12 @@ impl NatPmpClient {
         };
         let Some(f) = self.inflight.as_ref() else {
             stats.dropped_unexpected += 1;
+            // A mapping granted after we stopped wanting it: delete it rather than leave it.
+            if let Response::Map { lifetime, .. } = resp {
+                if lifetime > 0 && !self.wanted && self.lease.is_none() {
+                    self.enqueue(now, Op::Delete, now + FIRST_RTO * 8);
+                }
+            }
             return;
         };
         let matches = f.op == op || (f.op == Op::Delete && op == Op::Map);

@@ -247,6 +247,11 @@ impl PcpClient {
                 }
                 let Some(op) = self.inflight.as_ref().map(|f| f.op) else {
                     stats.dropped_unexpected += 1;
+                    // A mapping granted after we gave up on it (the budget ended, or the
+                    // mapper chose another protocol): delete it rather than leave it.
+                    if result == 0 && lifetime > 0 && !self.wanted && self.lease.is_none() {
+                        self.start(now, Op::Delete, now + IRT);
+                    }
                     return;
                 };
                 stats.datagrams_accepted += 1;

@@ -285,3 +285,29 @@ fn errors_and_the_natpmp_fallback() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_mapping_granted_after_giving_up_is_deleted() {
+    let t0 = Instant::now();
+    let mut stats = PortMapStats::default();
+    let mut c = client();
+    c.map(t0, t0 + Duration::from_secs(5));
+    drain(&mut c);
+    c.unmap(t0 + Duration::from_secs(5), t0 + Duration::from_secs(7));
+    assert!(drain(&mut c).is_empty(), "nothing was mapped yet");
+    let ext: SocketAddr = "203.0.113.2:6000".parse().unwrap();
+    c.handle_response(
+        t0 + Duration::from_secs(6),
+        &map_answer(0, 7200, 1, c.nonce(), 5000, ext),
+        &mut stats,
+    );
+    assert_eq!(stats.dropped_unexpected, 1);
+    assert_eq!(c.poll_event(), None);
+    let del = drain(&mut c);
+    assert_eq!(del.len(), 1);
+    assert_eq!(
+        del[0][4..8],
+        [0, 0, 0, 0],
+        "lifetime 0 deletes the late mapping"
+    );
+}
