@@ -48,7 +48,7 @@ impl Protocols {
     }
 }
 
-/// Configuration of a [`PortMapper`].
+/// Configuration of a [`PortMapper`](super::PortMapper).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PortMapConfig {
     /// The socket to map: a concrete local IP (the one facing the gateway) and its port.
@@ -68,7 +68,7 @@ pub struct PortMapConfig {
     pub description: String,
     /// Limit of one UPnP HTTP exchange (default 2 s).
     pub http_timeout: Duration,
-    /// How long [`PortMapper::close`] waits for the deletes to be answered (default 2 s).
+    /// How long [`PortMapper::close`](super::PortMapper::close) waits for the deletes to be answered (default 2 s).
     pub close_timeout: Duration,
     /// Re-mapping after an unsolicited PCP ANNOUNCE waits a random delay up to this
     /// (default 5 s, RFC 6887 §14.1.3), so a rebooted gateway's clients do not all
