@@ -26,7 +26,6 @@ pub use portmap::{
     default_gateway_v4, parse_proc_net_route, portmap_check, PortMapCheck, PortMapOptions,
     PortMapPump, PumpOutput,
 };
-pub use relay_stream::IceTurnServer;
 pub use resolve::resolve_udp;
 pub use session::{Delivery, Listener, Session, StartError};
 pub use stun_server::{StunServer, StunServerHandle};
