@@ -6,6 +6,7 @@
 //! and deletes the allocation on `close` (or, best effort, on drop).
 
 pub(super) mod conn;
+#[cfg(feature = "tls")]
 mod pinned;
 
 use std::collections::BTreeMap;
@@ -30,6 +31,7 @@ pub struct TurnOptions {
     /// server, on top of the webpki roots: each is a trust anchor for chains it issued,
     /// and a server presenting exactly one of them is accepted (a pinned self-signed
     /// certificate, even one WebPKI rules refuse: `CA:TRUE`, no subjectAltName).
+    /// Unused without the `tls` feature, where `turns:` URLs are refused.
     pub ca_pem: Option<Vec<u8>>,
     /// Bound on resolving, connecting and allocating.
     pub timeout: Duration,

@@ -79,6 +79,9 @@ pub enum TurnError {
     /// A `turn:`/`turns:` URL that RFC 7065 does not allow.
     #[error("invalid TURN URL {url:?}: {reason} (expected turn:HOST[:PORT][?transport=udp|tcp] or turns:HOST[:PORT])")]
     BadUrl { url: String, reason: &'static str },
+    /// A `turns:` URL given to a build of pinhole without its `tls` feature.
+    #[error("cannot use TURN URL {url:?}: this build has no TLS support: rebuild pinhole with the `tls` feature, or use a turn: URL")]
+    TlsUnavailable { url: String },
     /// The username, realm or password cannot be used (OpaqueString rejects it).
     #[error("unusable TURN credentials: {0}")]
     Credentials(StunError),

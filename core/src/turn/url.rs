@@ -107,6 +107,12 @@ impl FromStr for TurnUrl {
                 .ok_or(bad("the port must be 1-65535"))?,
             None => default_port,
         };
+        // Checked last, so that a malformed turns: URL is still reported as malformed.
+        if transport == TransportKind::Tls && !cfg!(feature = "tls") {
+            return Err(TurnError::TlsUnavailable {
+                url: url.to_string(),
+            });
+        }
         Ok(TurnUrl {
             host: host.to_string(),
             port,
@@ -139,13 +145,46 @@ mod tests {
         );
         let u = p("turn:192.0.2.1:3488?transport=tcp").unwrap();
         assert_eq!((u.port, u.transport), (3488, TransportKind::Tcp));
+        assert_eq!(p("turn://h:1").unwrap().port, 1);
+    }
+
+    #[cfg(feature = "tls")]
+    #[test]
+    fn parses_turns_forms() {
         let u = p("turns:example.org").unwrap();
         assert_eq!((u.port, u.transport), (5349, TransportKind::Tls));
         let u = p("turns:[2001:db8::1]:443?transport=tcp").unwrap();
         assert_eq!(u.host, "2001:db8::1");
         assert_eq!(u.host_port(), "[2001:db8::1]:443");
         assert_eq!(u.to_string(), "turns:[2001:db8::1]:443");
-        assert_eq!(p("turn://h:1").unwrap().port, 1);
+        let u = p("TURNS:example.org:443").unwrap();
+        assert_eq!((u.port, u.transport), (443, TransportKind::Tls));
+        let u = p("tUrNs:[::1]?Transport=tcp").unwrap();
+        assert_eq!((u.host.as_str(), u.transport), ("::1", TransportKind::Tls));
+    }
+
+    #[cfg(not(feature = "tls"))]
+    #[test]
+    fn turns_is_refused_without_the_tls_feature() {
+        for s in ["turns:example.org", "TURNS:[::1]:443?transport=tcp"] {
+            let e = p(s).unwrap_err();
+            assert!(
+                matches!(&e, TurnError::TlsUnavailable { url } if url == s),
+                "{e:?}"
+            );
+            assert!(
+                e.to_string().contains(
+                    "this build has no TLS support: rebuild pinhole with the `tls` feature"
+                ),
+                "{e}"
+            );
+        }
+        // A malformed turns: URL is still reported as malformed.
+        assert!(matches!(
+            p("turns:h?transport=udp"),
+            Err(TurnError::BadUrl { .. })
+        ));
+        assert!(matches!(p("turns:h:0"), Err(TurnError::BadUrl { .. })));
     }
 
     #[test]
@@ -186,14 +225,10 @@ mod tests {
     fn scheme_and_transport_are_case_insensitive() {
         let u = p("TURN:example.org").unwrap();
         assert_eq!((u.port, u.transport), (3478, TransportKind::Udp));
-        let u = p("TURNS:example.org:443").unwrap();
-        assert_eq!((u.port, u.transport), (443, TransportKind::Tls));
         let u = p("Turn:example.org?transport=TCP").unwrap();
         assert_eq!(u.transport, TransportKind::Tcp);
         let u = p("turn:example.org?TRANSPORT=Udp").unwrap();
         assert_eq!(u.transport, TransportKind::Udp);
-        let u = p("tUrNs:[::1]?Transport=tcp").unwrap();
-        assert_eq!((u.host.as_str(), u.transport), ("::1", TransportKind::Tls));
         assert!(p("TURNS:h?transport=UDP").is_err());
         assert!(p("TURN").is_err());
     }

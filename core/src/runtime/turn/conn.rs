@@ -1,15 +1,21 @@
-//! The connection to a TURN server: a UDP socket, a TCP stream, or TLS over TCP (rustls).
+//! The connection to a TURN server: a UDP socket, a TCP stream, or TLS over TCP (rustls,
+//! with the `tls` feature).
 
 use std::net::SocketAddr;
+#[cfg(feature = "tls")]
 use std::sync::Arc;
 use std::time::Duration;
 
+#[cfg(feature = "tls")]
 use rustls::pki_types::pem::PemObject;
+#[cfg(feature = "tls")]
 use rustls::pki_types::{CertificateDer, ServerName};
+#[cfg(feature = "tls")]
 use rustls::{ClientConfig, RootCertStore};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 
+#[cfg(feature = "tls")]
 use super::pinned::PinnedOrWebPki;
 use crate::runtime::socket_buffers;
 use crate::turn::{TransportKind, TurnError};
@@ -18,6 +24,7 @@ pub(crate) trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
 /// What a TLS connection verifies: the name and the trust anchors.
+#[cfg(feature = "tls")]
 #[derive(Clone)]
 pub(crate) struct Tls {
     pub(crate) config: Arc<ClientConfig>,
@@ -26,6 +33,7 @@ pub(crate) struct Tls {
 
 /// Trust anchors: the webpki (Mozilla) roots plus every certificate in `ca_pem`, each of
 /// which is also pinned (accepted when the server presents exactly it; see pinned.rs).
+#[cfg(feature = "tls")]
 pub(crate) fn tls(host: &str, ca_pem: Option<&[u8]>, server: SocketAddr) -> Result<Tls, TurnError> {
     let err = |reason: String| TurnError::Tls {
         server,
@@ -63,6 +71,7 @@ pub(crate) fn tls(host: &str, ca_pem: Option<&[u8]>, server: SocketAddr) -> Resu
     })
 }
 
+#[cfg(feature = "tls")]
 impl Tls {
     /// Verifies later connections against `domain` instead (a redirect's
     /// ALTERNATE-DOMAIN); `server` only names the server in the error.
@@ -73,6 +82,39 @@ impl Tls {
             reason: "ALTERNATE-DOMAIN is not a valid DNS name".into(),
         })?;
         Ok(())
+    }
+}
+
+/// Without the `tls` feature no TLS settings can exist: `turns:` URLs are refused when
+/// parsed (`TurnError::TlsUnavailable`), so no TLS transport reaches this module.
+/// The field is private and uninhabited, so code elsewhere that holds an `Option<Tls>`
+/// compiles unchanged (no `cfg` of its own, no unreachable-code warnings).
+#[cfg(not(feature = "tls"))]
+#[derive(Clone)]
+pub(crate) struct Tls {
+    never: std::convert::Infallible,
+}
+
+/// Without the `tls` feature: the same refusal as a `turns:` URL gets when parsed.
+#[cfg(not(feature = "tls"))]
+pub(crate) fn tls(
+    host: &str,
+    _ca_pem: Option<&[u8]>,
+    _server: SocketAddr,
+) -> Result<Tls, TurnError> {
+    Err(TurnError::TlsUnavailable {
+        url: format!("turns:{host}"),
+    })
+}
+
+#[cfg(not(feature = "tls"))]
+impl Tls {
+    pub(crate) fn verify_as(
+        &mut self,
+        _domain: &str,
+        _server: SocketAddr,
+    ) -> Result<(), TurnError> {
+        match self.never {}
     }
 }
 
@@ -119,16 +161,7 @@ impl Conn {
                     let Some(tls) = tls.filter(|_| kind == TransportKind::Tls) else {
                         return Ok((Conn::Stream(Box::new(tcp)), local));
                     };
-                    let connector = tokio_rustls::TlsConnector::from(tls.config.clone());
-                    let stream = connector
-                        .connect(tls.name.clone(), tcp)
-                        .await
-                        .map_err(|e| TurnError::Tls {
-                            server,
-                            name: name_of(&tls.name),
-                            reason: e.to_string(),
-                        })?;
-                    Ok((Conn::Stream(Box::new(stream)), local))
+                    Ok((Conn::Stream(handshake(tls, tcp, server).await?), local))
                 }
             }
         };
@@ -163,6 +196,35 @@ impl Conn {
     }
 }
 
+/// The TLS client handshake over `tcp`, verified as `tls` says.
+#[cfg(feature = "tls")]
+async fn handshake(
+    tls: &Tls,
+    tcp: TcpStream,
+    server: SocketAddr,
+) -> Result<Box<dyn Stream>, TurnError> {
+    let connector = tokio_rustls::TlsConnector::from(tls.config.clone());
+    let stream = connector
+        .connect(tls.name.clone(), tcp)
+        .await
+        .map_err(|e| TurnError::Tls {
+            server,
+            name: name_of(&tls.name),
+            reason: e.to_string(),
+        })?;
+    Ok(Box::new(stream))
+}
+
+#[cfg(not(feature = "tls"))]
+async fn handshake(
+    tls: &Tls,
+    _tcp: TcpStream,
+    _server: SocketAddr,
+) -> Result<Box<dyn Stream>, TurnError> {
+    match tls.never {}
+}
+
+#[cfg(feature = "tls")]
 fn name_of(n: &ServerName<'_>) -> String {
     match n {
         ServerName::DnsName(d) => d.as_ref().to_string(),
