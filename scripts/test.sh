@@ -3,8 +3,11 @@
 # tests that drive real software (coturn, Debian's stun client, libnice) and real kernel
 # NAT in network namespaces. Those are #[ignore]d in a plain `cargo test` (they need root
 # and Debian packages) and run here with --include-ignored: they never skip quietly.
+# Then the cross tier: the C facade cross-built for arm64 and armv7 and the core's unit
+# tests run there under qemu-user (scripts/test-cross-arm.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
 cargo test --workspace --locked --no-fail-fast -- --include-ignored
+scripts/test-cross-arm.sh
