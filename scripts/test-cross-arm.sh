@@ -2,7 +2,7 @@
 # The cross tier. Pinhole ships to phones, so for arm64 (aarch64-unknown-linux-gnu) and
 # armv7 (armv7-unknown-linux-gnueabihf) this script
 #   1. cross-builds the C facade, pinhole-ffi (cdylib + staticlib, release), with TLS (the
-#      default) and without it (`--no-default-features --features runtime`);
+#      default) and without it (`--no-default-features`);
 #   2. builds the core crate's library unit tests and runs them under qemu-user;
 #   3. runs the C consumer tests under qemu when they exist (the hook below);
 # and prints a table of stripped library sizes, with x86_64 (the normal toolchain) beside.
@@ -93,7 +93,7 @@ cross_cargo() {
 say "$(/usr/bin/rustc --version) (Debian) for ${targets[*]}; $(rustc --version) for x86_64"
 
 variants=(tls no-tls)
-declare -A features=([tls]="" [no-tls]="--no-default-features --features runtime")
+declare -A features=([tls]="" [no-tls]="--no-default-features")
 
 # Copies the libraries of the build just made out of `from` (cargo overwrites them with
 # the next feature set) into $dist/NAME/VARIANT.
