@@ -4,10 +4,12 @@
 # NAT in network namespaces. Those are #[ignore]d in a plain `cargo test` (they need root
 # and Debian packages) and run here with --include-ignored: they never skip quietly.
 # Then the cross tier: the C facade cross-built for arm64 and armv7 and the core's unit
-# tests run there under qemu-user (scripts/test-cross-arm.sh).
+# tests run there under qemu-user (scripts/fuzz-smoke.sh
+scripts/test-cross-arm.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
 cargo test --workspace --locked --no-fail-fast -- --include-ignored
+scripts/fuzz-smoke.sh
 scripts/test-cross-arm.sh

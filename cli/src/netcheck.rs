@@ -14,8 +14,8 @@ use std::time::Duration;
 use pinhole::nat::{Filtering, LifetimeConfig, LifetimeReport, Mapping};
 use pinhole::portmap::{Protocol, ProtocolStatus};
 use pinhole::runtime::{
-    netcheck, portmap_check, reachable_server, resolve_udp, NetcheckOptions, NetcheckReport, PortMapCheck,
-    PortMapOptions, StunServer,
+    netcheck, portmap_check, reachable_server, resolve_udp, NetcheckOptions, NetcheckReport,
+    PortMapCheck, PortMapOptions, StunServer,
 };
 use serde_json::json;
 

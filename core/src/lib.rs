@@ -9,8 +9,8 @@
 pub mod ice;
 pub mod nat;
 pub mod netchange;
-pub mod session;
 pub mod portmap;
+pub mod session;
 pub mod stun;
 pub mod turn;
 

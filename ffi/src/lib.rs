@@ -37,16 +37,16 @@ mod wakeup;
 
 use std::ffi::c_char;
 
-pub use address::PinholeAddress;
+// The C API, also reachable from Rust (benchmarks, fuzz targets, tests call it directly).
+pub use address::*;
 pub use callbacks::{PinholeDatagramCallback, PinholeDropCallback, PinholeEventCallback};
-pub use config::{
-    PinholeCallbackThread, PinholeConfig, PinholeRelayPolicy, PinholeRole, PinholeTimer,
-};
-pub use event::{PinholeEvent, PinholeEventKind, PinholePathKind, PinholeState};
-pub use log::{PinholeLogCallback, PinholeLogLevel};
-pub use sansio::PinholeOutputKind;
-pub use session::PinholeSession;
-pub use status::PinholeStatus;
+pub use config::*;
+pub use event::*;
+pub use log::*;
+pub use runtime::*;
+pub use sansio::*;
+pub use session::*;
+pub use status::*;
 
 /// The ABI this header describes. `pinhole_abi_version()` returns the library's; refuse
 /// to run if they differ.

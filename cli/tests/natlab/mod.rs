@@ -10,8 +10,8 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
-pub mod nat64;
 mod miniupnpd;
+pub mod nat64;
 #[allow(unused_imports)] // each test binary uses a different subset
 pub use miniupnpd::Miniupnpd;
 

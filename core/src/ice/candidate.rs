@@ -290,10 +290,12 @@ impl Candidate {
     /// prefixes and surrounding whitespace.
     pub fn parse(line: &str) -> Result<Self, CandidateParseError> {
         let mut s = line.trim();
-        if s.len() >= 2 && s[..2].eq_ignore_ascii_case("a=") {
+        if s.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("a=")) {
             s = &s[2..];
         }
-        if s.len() >= 10 && s.is_char_boundary(10) && s[..10].eq_ignore_ascii_case("candidate:") {
+        if s.get(..10)
+            .is_some_and(|p| p.eq_ignore_ascii_case("candidate:"))
+        {
             s = &s[10..];
         }
         let mut tokens = s.split_ascii_whitespace();

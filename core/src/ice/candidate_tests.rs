@@ -433,3 +433,17 @@ fn built_candidates_encode_canonically() {
     assert!(Foundation::new("").is_err());
     assert!(Foundation::new("a b").is_err());
 }
+
+#[test]
+fn multibyte_text_where_a_prefix_would_be_is_an_error_not_a_panic() {
+    // Found by the candidate_parse fuzz target: slicing "aé" at byte 2 splits the 'é'.
+    for line in [
+        "aé",
+        "xé candidate",
+        "candidaté:1 1 udp 1 1.2.3.4 5 typ host",
+        "é",
+    ] {
+        assert!(Candidate::parse(line).is_err(), "{line}");
+    }
+    assert!(crate::ice::IceAttribute::parse("aé").is_err());
+}

@@ -161,7 +161,7 @@ impl IceAttribute {
     /// Names are matched case-insensitively; values are kept as given.
     pub fn parse(line: &str) -> Result<Self, IceAttributeError> {
         let mut s = line.trim();
-        if s.len() >= 2 && s[..2].eq_ignore_ascii_case("a=") {
+        if s.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("a=")) {
             s = &s[2..];
         }
         let (name, value) = match s.split_once(':') {
