@@ -220,6 +220,9 @@ pub struct IceAgent {
     pub(super) closed: bool,
     /// Sticky `Failed` until a restart.
     pub(super) failed: bool,
+    /// In the background: no consent checks, no liveness verdicts (see
+    /// [`IceAgent::set_background`]).
+    pub(super) background: bool,
     /// TURN allocations (see [`super::relay`]).
     pub(super) relays: super::relay::Relays,
     /// Remote credentials and candidates across restarts (see [`super::signaling`]).
@@ -257,6 +260,7 @@ impl IceAgent {
             rate_window: RateWindow::default(),
             closed: false,
             failed: false,
+            background: false,
             relays: Default::default(),
             signaling: Default::default(),
         }
@@ -443,7 +447,9 @@ impl IceAgent {
         for g in std::iter::once(&self.current).chain(self.previous.as_ref()) {
             min(g.nomination_deadline);
             min(self.consent_due(g));
-            min(g.consent_expires);
+            if !self.background {
+                min(g.consent_expires);
+            }
             if let Some(k) = g.selected {
                 min(self.silence_deadline(g, k));
             }

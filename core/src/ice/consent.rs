@@ -32,8 +32,46 @@ impl IceAgent {
         Duration::from_micros(lo + self.rng.next_u64() % span)
     }
 
+    /// The application went to the background (`true`) or came back (`false`): in the
+    /// background no consent check or keepalive is sent and the path is never judged
+    /// silent or expired (a suspended app must not wake the radio, and its peer stops
+    /// hearing from it anyway); TURN refreshes still run (one packet every few minutes
+    /// keeps the relay). Coming back re-arms consent from `now` with a check at once, so a
+    /// path that died meanwhile is found within one consent timeout; the session treats
+    /// resuming as a major network change on top of that.
+    pub fn set_background(&mut self, now: Instant, background: bool) {
+        if self.background == background || self.closed {
+            return;
+        }
+        self.background = background;
+        if !background {
+            let timeout = self.config.consent_timeout;
+            for gid in self.generation_ids() {
+                if let Some(g) = self.generation_mut(gid) {
+                    if g.selected.is_some() {
+                        g.consent_expires = Some(now + timeout);
+                        g.consent_next = Some(now);
+                    }
+                }
+            }
+            // Quiet time in the background is not silence.
+            for t in self.peers.values_mut() {
+                *t = (*t).max(now);
+            }
+        }
+        self.drive(now);
+    }
+
+    /// Whether the agent is in the background.
+    pub fn is_background(&self) -> bool {
+        self.background
+    }
+
     /// When the next consent check (scheduled or idle probe) is due.
     pub(super) fn consent_due(&self, g: &Generation) -> Option<Instant> {
+        if self.background {
+            return None;
+        }
         let sel = g.selected?;
         let next = g.consent_next?;
         let half = self.config.disconnected_timeout / 2;
@@ -48,7 +86,7 @@ impl IceAgent {
     /// When the selected pair counts as silent (`None` once it does, so
     /// that `poll_timeout` never names a past instant).
     pub(super) fn silence_deadline(&self, g: &Generation, key: PairKey) -> Option<Instant> {
-        if self.state == ConnectionState::Disconnected {
+        if self.state == ConnectionState::Disconnected || self.background {
             return None;
         }
         self.last_inbound(g.tuple(key))
@@ -65,7 +103,7 @@ impl IceAgent {
             let Some(sel) = g.selected else {
                 continue;
             };
-            if g.consent_expires.is_some_and(|e| now >= e) {
+            if !self.background && g.consent_expires.is_some_and(|e| now >= e) {
                 log::debug!("ice: consent expired on {sel:?} (generation {gid})");
                 self.counters.consent_lost += 1;
                 let g = self.generation_mut(gid).expect("present");
@@ -107,9 +145,10 @@ impl IceAgent {
         }
         if let Some(g) = self.sending_generation() {
             let sel = g.selected.expect("sending generation has a selection");
-            let silent = self
-                .last_inbound(g.tuple(sel))
-                .is_some_and(|t| now >= t + self.config.disconnected_timeout);
+            let silent = !self.background
+                && self
+                    .last_inbound(g.tuple(sel))
+                    .is_some_and(|t| now >= t + self.config.disconnected_timeout);
             let s = if silent {
                 ConnectionState::Disconnected
             } else if self.is_completed() {

@@ -28,6 +28,7 @@ impl Session {
                 self.candidates_since_eoc = 0;
                 self.counters.restarts += 1;
                 self.failed = false;
+                self.note_restart(self.now);
                 let by_peer = !std::mem::take(&mut self.restart_by_us);
                 let signal = self.credentials_signal(c);
                 self.events.push_back(Event::Signal(signal));

@@ -6,7 +6,7 @@ use super::events::SessionState;
 use super::inbox::Admit;
 use super::signal::{Role, Signal};
 use super::stats::SessionStats;
-use super::{NetworkHint, Session, SessionError, MAX_DATAGRAM};
+use super::{Session, SessionError, MAX_DATAGRAM};
 use crate::ice::{IceError, Input as IceInput};
 
 impl Session {
@@ -168,20 +168,9 @@ impl Session {
         }
         self.restart_by_us = true;
         self.failed = false;
+        self.note_restart(now);
         self.agent.restart(now);
         Ok(())
-    }
-
-    /// The host says the network changed (the mobile glue's callback, or the runtime's
-    /// own monitor). The pump also reports the new addresses with
-    /// [`Input::LocalAddresses`](super::Input::LocalAddresses).
-    pub fn network_changed(&mut self, now: Instant, hint: NetworkHint) {
-        self.now = now;
-        if self.closed {
-            return;
-        }
-        log::debug!("session: network changed: {:?}", hint);
-        self.network = hint;
     }
 
     /// Closes the session: TURN allocations are deleted (the pump sends those last

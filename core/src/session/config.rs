@@ -4,6 +4,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use super::network_change::NetworkPolicy;
 use super::signal::Role;
 use crate::ice::IceConfig;
 use crate::turn::TurnUrl;
@@ -108,6 +109,8 @@ pub struct SessionConfig {
     /// Longest the pump may take to resolve a server name before the session starts
     /// without it (default 5 s).
     pub dns_timeout: Duration,
+    /// How the session reacts to network change (see `NetworkPolicy`).
+    pub network: NetworkPolicy,
     /// Advanced ICE tuning (timers, pacing, caps). Its role, server, policy and loopback
     /// fields are overwritten from the fields above.
     pub ice: IceConfig,
@@ -129,6 +132,7 @@ impl Default for SessionConfig {
             receive_queue: 256,
             early_send_queue: 0,
             dns_timeout: Duration::from_secs(5),
+            network: NetworkPolicy::default(),
             ice: IceConfig::default(),
         }
     }

@@ -62,6 +62,7 @@ mod config;
 mod events;
 mod inbox;
 mod network;
+mod network_change;
 mod resolve;
 mod signal;
 mod sockets;
@@ -83,6 +84,7 @@ pub use events::{
     StreamId, StreamRequest,
 };
 pub use network::{NetworkHint, NetworkKind};
+pub use network_change::NetworkPolicy;
 pub use signal::{Role, Signal, SignalCredentials, SignalError};
 pub use stats::SessionStats;
 
@@ -113,6 +115,9 @@ pub enum Input<'a> {
     /// The host's addresses now (at start, and whenever they change). The session
     /// binds sockets on the usable ones and closes the sockets of vanished ones.
     LocalAddresses(&'a [IpAddr]),
+    /// What a network monitor sees (addresses, interfaces, default routes): as
+    /// `LocalAddresses`, plus route and interface changes count as major.
+    Network(&'a crate::netchange::NetworkSnapshot),
     /// A socket is bound: answering a [`SocketRequest::Bind`], or a socket the pump owns.
     SocketBound {
         /// Its local address (with the port the OS chose).
@@ -252,7 +257,7 @@ pub struct Session {
     failed: bool,
     path: Option<PathInfo>,
     role_decided: bool,
-    network: NetworkHint,
+    network: network_change::NetworkState,
     /// Candidates signaled since the last end-of-candidates of this generation.
     candidates_since_eoc: usize,
     eoc_sent: bool,
@@ -312,7 +317,7 @@ impl Session {
             failed: false,
             path: None,
             role_decided: false,
-            network: NetworkHint::default(),
+            network: Default::default(),
             candidates_since_eoc: 0,
             eoc_sent: false,
             restart_by_us: false,
@@ -368,16 +373,15 @@ impl Session {
 
     /// When [`Session::handle_timeout`] is due (also the value of [`Output::Timeout`]).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let r = self.resolver.poll_timeout();
         let a = if self.closed {
             None
         } else {
             self.agent.poll_timeout()
         };
-        match (r, a) {
-            (Some(r), Some(a)) => Some(r.min(a)),
-            (r, a) => r.or(a),
-        }
+        [self.resolver.poll_timeout(), a, self.network_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Time passed: runs what is due.
@@ -389,7 +393,15 @@ impl Session {
         }
         if !self.closed {
             self.agent.handle_timeout(now);
+            self.run_network(now);
         }
+    }
+
+    /// The addresses to have sockets on (usable ones of `addrs`).
+    fn set_local_addresses(&mut self, now: Instant, addrs: &[IpAddr]) {
+        let wanted = sockets::usable(&self.config, addrs);
+        self.sockets.want(&wanted, self.config.port);
+        self.retire_sockets(now);
     }
 
     /// Feeds what the pump observed.
@@ -402,12 +414,14 @@ impl Session {
                     .handle_input(now, IceInput::Receive { local, from, data });
             }
             Input::LocalAddresses(addrs) => {
-                if self.closed {
-                    return;
+                if !self.closed {
+                    self.set_local_addresses(now, addrs);
                 }
-                let wanted = sockets::usable(&self.config, addrs);
-                self.sockets.want(&wanted, self.config.port);
-                self.retire_sockets(now);
+            }
+            Input::Network(snapshot) => {
+                if !self.closed {
+                    self.on_snapshot(now, snapshot);
+                }
             }
             Input::SocketBound { addr } => {
                 if self.closed {
@@ -543,7 +557,7 @@ impl Session {
     fn add_socket(&mut self, now: Instant, addr: SocketAddr) {
         if let Err(e) = self
             .agent
-            .add_local_socket(now, addr, self.network.kind.cost())
+            .add_local_socket(now, addr, self.network.hint.kind.cost())
         {
             log::debug!("session: socket {addr}: {e}");
         }
@@ -552,21 +566,26 @@ impl Session {
         }
     }
 
-    /// Closes the sockets (and TURN streams) of vanished addresses once the new ones are bound.
+    /// Closes the sockets (and TURN streams) of vanished addresses once the new ones are
+    /// bound, then judges the change (see `network_change`).
     fn retire_sockets(&mut self, now: Instant) {
+        let had_path = self.path_works();
         let gone = self.sockets.take_retired();
-        if gone.is_empty() {
-            return;
-        }
-        for addr in &gone {
-            if self.started {
+        if self.started {
+            for addr in &gone {
                 let _ = self.agent.remove_local_socket(now, *addr);
             }
         }
-        let alive: Vec<IpAddr> = self.sockets.all().iter().map(|a| a.ip()).collect();
-        for server in self.streams.close_unless_local_in(&alive) {
-            self.agent
-                .handle_relay_stream_closed(now, server, "the local address went away");
+        if !gone.is_empty() {
+            let alive: Vec<IpAddr> = self.sockets.all().iter().map(|a| a.ip()).collect();
+            for server in self.streams.close_unless_local_in(&alive) {
+                self.agent
+                    .handle_relay_stream_closed(now, server, "the local address went away");
+            }
+        }
+        if self.started {
+            self.after_socket_change(now, had_path, !gone.is_empty());
+            self.run_network(now);
         }
     }
 

@@ -89,9 +89,25 @@ impl Sockets {
         }
     }
 
+    /// New sockets for every bound one (they may be dead: iOS closes a suspended app's
+    /// sockets); the old ones close once the new ones are bound.
+    pub(super) fn replace_all(&mut self, port: u16) {
+        for a in self.bound.clone() {
+            if !self.pending.contains(&a.ip()) {
+                self.pending.push(a.ip());
+                self.out.push_back(SocketRequest::Bind { ip: a.ip(), port });
+            }
+            if !self.retiring.contains(&a) {
+                self.retiring.push(a);
+            }
+        }
+    }
+
     /// A socket is bound (asked for or not). False if it was already known.
     pub(super) fn bound(&mut self, addr: SocketAddr) -> bool {
         self.pending.retain(|ip| *ip != addr.ip());
+        // Bound again at the same address (a fixed port): it stays.
+        self.retiring.retain(|a| *a != addr);
         if self.bound.contains(&addr) {
             return false;
         }
@@ -124,6 +140,11 @@ impl Sockets {
             self.out.push_back(SocketRequest::Close { addr: *a });
         }
         gone
+    }
+
+    /// Binds outstanding.
+    pub(super) fn binding(&self) -> bool {
+        !self.pending.is_empty()
     }
 
     /// Every bound socket.
