@@ -554,6 +554,28 @@ fn relays_both_ways_to_symmetric_and_port_restricted_peers() {
     assert_eq!(view.channel(0x4000), Some(carol_mapped));
     assert!(view.has_permission(bob_ip) && view.has_permission(carol_ip));
     assert_eq!(view.to_peer_bytes, 24);
+    assert_eq!(
+        (
+            s.relayed_data_to_client_packets,
+            s.relayed_data_to_peer_packets
+        ),
+        (4, 2),
+        "text payloads are application data"
+    );
+
+    // A STUN message from a peer (an ICE check through the relay) is relayed
+    // but is not application data.
+    bob.send(&mut w.net, 7000, relayed, &[0x00, 0x01, 0x00, 0x00]);
+    w.net.run_for(ms(200));
+    assert_eq!(c.relayed(&mut w.net).len(), 1);
+    let s = w.server().stats();
+    assert_eq!(
+        (
+            s.relayed_to_client_packets,
+            s.relayed_data_to_client_packets
+        ),
+        (5, 4)
+    );
 }
 
 #[test]

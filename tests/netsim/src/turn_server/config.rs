@@ -189,6 +189,13 @@ pub struct TurnStats {
     /// Application payload relayed peer → client.
     pub relayed_to_client_packets: u64,
     pub relayed_to_client_bytes: u64,
+    /// Of the relayed packets, those that are application data rather than
+    /// STUN (first byte above 3, RFC 7983: connectivity checks and consent are
+    /// STUN, and a Pinhole session refuses to send data starting with 0-3),
+    /// client → peer. Proves that a datagram did, or did not, take the relay.
+    pub relayed_data_to_peer_packets: u64,
+    /// The same, peer → client.
+    pub relayed_data_to_client_packets: u64,
     /// TCP connections accepted.
     pub tcp_connections: u64,
     pub dropped: TurnDrops,
@@ -222,11 +229,13 @@ impl fmt::Display for TurnStats {
         )?;
         writeln!(
             f,
-            "turn: relayed to peer {} pkts / {} B, to client {} pkts / {} B",
+            "turn: relayed to peer {} pkts / {} B ({} data), to client {} pkts / {} B ({} data)",
             self.relayed_to_peer_packets,
             self.relayed_to_peer_bytes,
+            self.relayed_data_to_peer_packets,
             self.relayed_to_client_packets,
-            self.relayed_to_client_bytes
+            self.relayed_to_client_bytes,
+            self.relayed_data_to_client_packets
         )?;
         write!(f, "turn: dropped {:?}", self.dropped)
     }

@@ -245,6 +245,9 @@ impl TurnServer {
         a.to_peer_bytes += data.len() as u64;
         self.stats.relayed_to_peer_packets += 1;
         self.stats.relayed_to_peer_bytes += data.len() as u64;
+        if is_application_data(data) {
+            self.stats.relayed_data_to_peer_packets += 1;
+        }
         let relayed = a.relayed;
         self.out.push_back(Datagram::new(relayed, peer, data));
     }
@@ -279,6 +282,9 @@ impl TurnServer {
         a.to_client_bytes += data.len() as u64;
         self.stats.relayed_to_client_packets += 1;
         self.stats.relayed_to_client_bytes += data.len() as u64;
+        if is_application_data(data) {
+            self.stats.relayed_data_to_client_packets += 1;
+        }
         self.send_to_client(tuple, bytes);
     }
 
@@ -319,6 +325,11 @@ impl TurnServer {
     fn is_own_ip(&self, ip: IpAddr) -> bool {
         ip == self.cfg.public_ip
     }
+}
+
+/// Not STUN (RFC 7983: STUN starts with 0-3): what an application sent.
+fn is_application_data(data: &[u8]) -> bool {
+    data.first().is_some_and(|&b| b > 3)
 }
 
 impl Endpoint for TurnServer {
