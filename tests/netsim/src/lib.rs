@@ -7,7 +7,9 @@
 //! timeouts, hairpinning, pools) join networks and chain; all randomness comes
 //! from one seeded RNG, so a seed replays a run packet for packet.
 //! [`pinhole_endpoints`] adapts Pinhole's own STUN server, NAT discovery and
-//! binding-lifetime probe to the [`Endpoint`] trait.
+//! binding-lifetime probe to the [`Endpoint`] trait; [`session_endpoint`]
+//! pumps a whole `pinhole::session::Session` (the SDK path), which the ICE
+//! scenarios in [`scenario`] put behind every NAT preset.
 //! See README.md for the model, presets and how to write a scenario.
 
 mod clock;
@@ -16,7 +18,6 @@ mod endpoint;
 pub mod endpoints;
 mod firewall;
 mod forward;
-pub mod ice_endpoint;
 mod link;
 mod nat;
 mod nat64;
@@ -28,6 +29,7 @@ pub mod portmap_endpoint;
 pub mod portmap_server;
 pub mod presets;
 pub mod scenario;
+pub mod session_endpoint;
 mod sim;
 mod tcp;
 mod topology;

@@ -1,16 +1,17 @@
 //! ICE relay candidates against the netsim TURN server model, behind real NAT
-//! presets, through the shared adapter (`pinhole_netsim::ice_endpoint`):
-//! UDP to the TURN server, and TCP 443 from a network that blocks UDP.
-//! Signaling is immediate here (every 5 ms step); the scenario runner
+//! presets, through Pinhole's `Session` pumped by the shared endpoint
+//! (`pinhole_netsim::session_endpoint`): UDP to the TURN server, and TCP 443
+//! from a network that blocks UDP. Signaling is immediate here (every 5 ms
+//! step, the sessions' strings handed over as they are); the scenario runner
 //! (`scenario`, `tests/ice_matrix.rs`) measures times with a real channel.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
-use pinhole::ice::{CandidateType, IceConfig, IceEvent, PathKind, RelayServer};
-use pinhole::turn::TransportKind;
-use pinhole_netsim::ice_endpoint::{IceEndpoint, Signal};
-use pinhole_netsim::turn_server::{TurnConfig, TurnServer};
+use pinhole::ice::CandidateType;
+use pinhole::session::{Event, PathKind, Role, SessionConfig, TurnServer};
+use pinhole_netsim::session_endpoint::SessionEndpoint;
+use pinhole_netsim::turn_server::{TurnConfig, TurnServer as TurnServerModel};
 use pinhole_netsim::{EndpointId, Internet, Preset};
 
 const TURN_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10));
@@ -22,54 +23,50 @@ fn ms(n: u64) -> Duration {
 
 struct World {
     net: Internet,
-    eps: [EndpointId<IceEndpoint>; 2],
+    eps: [EndpointId<SessionEndpoint>; 2],
+    turn: EndpointId<TurnServerModel>,
     start: Instant,
 }
 
-fn world(seed: u64, presets: [Preset; 2], cfg: impl Fn(bool) -> IceConfig) -> World {
+/// Side 0 controlling, side 1 controlled, each with `turn` (its TURN URLs).
+fn world(seed: u64, presets: [Preset; 2], turn: &[&str]) -> World {
     let mut net = Internet::new(seed);
     let host = net.server("turn", &[TURN_IP]);
-    net.attach(
+    let turn_ep = net.attach(
         host,
-        TurnServer::new(TurnConfig::new(TURN_IP).with_user("u", "p")),
+        TurnServerModel::new(TurnConfig::new(TURN_IP).with_user("u", "p")),
     );
     let start = net.now();
     let mut eps = Vec::new();
     for (i, preset) in presets.into_iter().enumerate() {
         let peer = net.peer(&format!("p{i}"), preset, ms(20));
-        let ep = IceEndpoint::new(start, cfg(i == 0), net.fork_rng(), PORT);
+        let role = [Role::Controlling, Role::Controlled][i];
+        let mut config = SessionConfig::default().with_role(role).with_port(PORT);
+        for url in turn {
+            config = config.with_turn_server(TurnServer::new(*url, "u", "p"));
+        }
+        let ep = SessionEndpoint::new(start, config, net.fork_rng()).unwrap();
         eps.push(net.attach_on_ports(peer.host, &[PORT], ep));
     }
-    let eps = [eps[0], eps[1]];
-    for i in 0..2 {
-        let hello = {
-            let a = net.endpoint(eps[1 - i]).agent();
-            [
-                Signal::Credentials(a.local_credentials().clone()),
-                Signal::Options(a.local_ice_options()),
-            ]
-        };
-        let now = net.now();
-        for s in &hello {
-            net.endpoint_mut(eps[i]).signal(now, s);
-        }
+    World {
+        net,
+        eps: [eps[0], eps[1]],
+        turn: turn_ep,
+        start,
     }
-    World { net, eps, start }
 }
 
 impl World {
-    /// Hands each agent's trickled candidates and end-of-candidates to the
-    /// other (candidates cross as SDP text).
+    /// Hands each session's signaling strings to the other.
     fn signal(&mut self) {
         let now = self.net.now();
         for i in 0..2 {
             let out = self.net.endpoint_mut(self.eps[i]).take_signals();
-            for (_, s) in out {
-                let s = match s {
-                    Signal::Candidate(c) => Signal::Candidate(c.to_string().parse().unwrap()),
-                    other => other,
-                };
-                self.net.endpoint_mut(self.eps[1 - i]).signal(now, &s);
+            for (_, line) in out {
+                self.net
+                    .endpoint_mut(self.eps[1 - i])
+                    .signal(now, &line)
+                    .unwrap();
             }
         }
     }
@@ -85,42 +82,37 @@ impl World {
         cond(self)
     }
 
-    fn ep(&self, i: usize) -> &IceEndpoint {
+    fn ep(&self, i: usize) -> &SessionEndpoint {
         self.net.endpoint(self.eps[i])
     }
 
-    /// Every selected pair's path, with its time since start.
+    /// Every path change's kind, with its time since start.
     fn selected(&self, i: usize) -> Vec<(Duration, PathKind)> {
-        self.ep(i)
-            .events
-            .iter()
-            .filter_map(|(t, e)| match e {
-                IceEvent::SelectedPair(p) => Some((*t, p.path)),
-                _ => None,
-            })
-            .collect()
+        self.ep(i).paths().map(|(t, p)| (t, p.kind)).collect()
     }
 
     fn connected(&self) -> bool {
-        (0..2).all(|i| self.ep(i).selected().is_some())
+        (0..2).all(|i| self.ep(i).path().is_some())
     }
 
     fn send(&mut self, i: usize, text: &str) {
         let now = self.net.now();
         let ep = self.net.endpoint_mut(self.eps[i]);
-        ep.send_data(now, text.as_bytes()).unwrap();
+        ep.send(now, text.as_bytes()).unwrap();
     }
 
     fn received(&self, i: usize) -> Vec<String> {
         self.ep(i)
             .data
             .iter()
-            .map(|d| String::from_utf8_lossy(&d.3).into_owned())
+            .map(|d| String::from_utf8_lossy(&d.bytes).into_owned())
             .collect()
     }
 
-    /// Both send one datagram on the selected pair; each gets the other's.
-    fn ping_pong(&mut self) {
+    /// Both send one datagram on their path; each gets the other's, through
+    /// the TURN server (one relayed application datagram each way).
+    fn ping_pong_through_the_relay(&mut self) {
+        let before = self.net.endpoint(self.turn).stats().clone();
         self.send(0, "ping");
         self.send(1, "pong");
         let limit = self.net.now() - self.start + ms(500);
@@ -129,34 +121,27 @@ impl World {
         });
         assert_eq!(self.received(1), vec!["ping"]);
         assert_eq!(self.received(0), vec!["pong"]);
+        let after = self.net.endpoint(self.turn).stats();
+        let relayed = after.relayed_data_to_peer_packets + after.relayed_data_to_client_packets
+            - before.relayed_data_to_peer_packets
+            - before.relayed_data_to_client_packets;
+        assert!(relayed >= 2, "both datagrams crossed the relay: {after}");
     }
 }
 
-fn turn_cfg(transport: TransportKind, port: u16) -> impl Fn(bool) -> IceConfig {
-    move |controlling| IceConfig {
-        controlling,
-        turn_servers: vec![RelayServer {
-            transport,
-            ..RelayServer::udp(SocketAddr::new(TURN_IP, port), "u", "p")
-        }],
-        ..IceConfig::default()
-    }
-}
+const TURN_UDP: &str = "turn:192.0.2.10:3478?transport=udp";
+const TURN_TCP_443: &str = "turn:192.0.2.10:443?transport=tcp";
 
 #[test]
 fn symmetric_nats_on_both_sides_connect_through_the_turn_server() {
-    let mut w = world(
-        7,
-        [Preset::Symmetric, Preset::Symmetric],
-        turn_cfg(TransportKind::Udp, 3478),
-    );
+    let mut w = world(7, [Preset::Symmetric, Preset::Symmetric], &[TURN_UDP]);
     assert!(w.run_until(Duration::from_secs(10), World::connected));
     for i in 0..2 {
         let (t, path) = *w.selected(i).last().unwrap();
         eprintln!("netsim symmetric/symmetric: node {i} {path:?} at {t:?}");
         assert_eq!(path, PathKind::Relay);
     }
-    w.ping_pong();
+    w.ping_pong_through_the_relay();
 }
 
 #[test]
@@ -164,7 +149,7 @@ fn port_restricted_peers_prefer_direct_over_the_relay() {
     let mut w = world(
         8,
         [Preset::PortRestrictedCone, Preset::PortRestrictedCone],
-        turn_cfg(TransportKind::Udp, 3478),
+        &[TURN_UDP],
     );
     assert!(w.run_until(Duration::from_secs(10), |w| {
         w.connected() && (0..2).all(|i| w.selected(i).last().map(|s| s.1) == Some(PathKind::Direct))
@@ -174,26 +159,75 @@ fn port_restricted_peers_prefer_direct_over_the_relay() {
 }
 
 /// Only TCP 443 leaves Alice's network: her relayed candidate comes over the
-/// adapter's TCP stream to the TURN server, and data flows through it.
+/// session's stream to the TURN server (netsim's TCP model), and data flows
+/// through it.
 #[test]
 fn udp_blocked_peer_connects_through_turn_over_tcp_443() {
-    let mut w = world(9, [Preset::UdpBlocked, Preset::Symmetric], |controlling| {
-        IceConfig {
-            controlling,
-            turn_servers: vec![
-                RelayServer::udp(SocketAddr::new(TURN_IP, 3478), "u", "p"),
-                RelayServer {
-                    transport: TransportKind::Tcp,
-                    ..RelayServer::udp(SocketAddr::new(TURN_IP, 443), "u", "p")
-                },
-            ],
-            ..IceConfig::default()
-        }
-    });
+    let mut w = world(
+        9,
+        [Preset::UdpBlocked, Preset::Symmetric],
+        &[TURN_UDP, TURN_TCP_443],
+    );
     assert!(w.run_until(Duration::from_secs(10), World::connected));
-    let sel = w.ep(0).selected().unwrap();
+    let sel = w.ep(0).path().unwrap().clone();
     eprintln!("netsim udp_blocked/symmetric: {:?}", w.selected(0));
-    assert_eq!(sel.path, PathKind::Relay);
+    assert_eq!(sel.kind, PathKind::Relay);
     assert_eq!(sel.local.kind, CandidateType::Relayed);
-    w.ping_pong();
+    w.ping_pong_through_the_relay();
+}
+
+/// TURN servers given by name: the pump answers the session's resolve
+/// request from its static table (netsim has no DNS), and a name it does not
+/// know fails that relay with an error naming the host, while the other
+/// relay still connects the call.
+#[test]
+fn turn_server_names_resolve_through_the_pump() {
+    let mut net = Internet::new(10);
+    let host = net.server("turn", &[TURN_IP]);
+    let turn = net.attach(
+        host,
+        TurnServerModel::new(TurnConfig::new(TURN_IP).with_user("u", "p")),
+    );
+    let start = net.now();
+    let mut eps = Vec::new();
+    for (i, preset) in [Preset::Symmetric, Preset::Symmetric]
+        .into_iter()
+        .enumerate()
+    {
+        let peer = net.peer(&format!("p{i}"), preset, ms(20));
+        let config = SessionConfig::default()
+            .with_role([Role::Controlling, Role::Controlled][i])
+            .with_port(PORT)
+            .with_turn_server(TurnServer::new("turn:relay.example:3478", "u", "p"))
+            .with_turn_server(TurnServer::new("turn:unknown.example", "u", "p"));
+        let ep = SessionEndpoint::new(start, config, net.fork_rng())
+            .unwrap()
+            .with_host("relay.example", TURN_IP);
+        eps.push(net.attach_on_ports(peer.host, &[PORT], ep));
+    }
+    let mut w = World {
+        net,
+        eps: [eps[0], eps[1]],
+        turn,
+        start,
+    };
+    assert!(w.run_until(Duration::from_secs(10), World::connected));
+    for i in 0..2 {
+        assert_eq!(w.ep(i).path().unwrap().kind, PathKind::Relay);
+        let failed: Vec<String> = w
+            .ep(i)
+            .events
+            .iter()
+            .filter_map(|(_, e)| match e {
+                Event::RelayFailed { server, error, .. } => Some(format!("{server}: {error}")),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(failed.len(), 1, "{failed:?}");
+        assert!(
+            failed[0].starts_with("turn:unknown.example") && failed[0].contains("unknown.example"),
+            "{failed:?}"
+        );
+    }
+    w.ping_pong_through_the_relay();
 }

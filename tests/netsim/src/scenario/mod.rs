@@ -1,42 +1,58 @@
-//! ICE scenarios in netsim: two Pinhole agents behind chosen NATs, a STUN
-//! and a TURN server in the core, an application signaling channel, and the
-//! measured time to connected beside the lower bound a perfect agent could
-//! reach.
+//! ICE scenarios in netsim: two Pinhole sessions behind chosen NATs, a STUN
+//! and a TURN server in the core, an application signaling channel carrying
+//! the sessions' strings, and the measured time to connected beside the
+//! lower bound a perfect agent could reach.
+//!
+//! Each side is a [`pinhole::session::Session`] pumped by
+//! [`crate::session_endpoint::SessionEndpoint`]: the SDK path an app uses.
 //!
 //! Topology (see [`bound`]): each peer's access link is 50 ms one way to the
 //! core, where the STUN and TURN servers sit (STUN and TURN round trip
 //! 100 ms, peer round trip 200 ms); the signaling channel ([`signaling`])
-//! takes 25 ms one way. Both agents get the TURN server over UDP 3478 and
+//! takes 25 ms one way. Both sessions get the TURN server over UDP 3478 and
 //! TCP 443 ([`turn_servers`]): cells where RFC 4787 behaviour allows no
 //! direct path connect through it.
-//! Alice is the controlling agent (rows of the matrix), Bob the controlled
+//! Alice is the controlling side (rows of the matrix), Bob the controlled
 //! one (columns).
 //!
-//! **Time to connected** is the virtual time from the start (both agents
-//! created, credentials sent) to the controlling agent's first selected
-//! pair: from then on it sends data on a checked path, which is what the
-//! bound in [`bound`] is about. The controlled side's time (it selects when
-//! the nomination arrives, half a round trip later) is reported too.
+//! **Time to connected** is the virtual time from the start (both sessions
+//! created, credentials sent) to the controlling side's first path
+//! (`Event::PathChanged`) of the kind the cell ends on: its first direct path
+//! in a direct cell (later than its first path when the relay won the race
+//! and the agent upgraded), its first relayed path in a relay cell. From then
+//! on it sends data on a checked path, which is what the bound in [`bound`]
+//! is about. The controlled side's time (it selects when the nomination
+//! arrives, half a round trip later) is reported too.
 //!
-//! Used by `tests/ice_matrix.rs` and by `pinhole demo`.
+//! After connecting, every run sends one datagram each way across the
+//! selected path ([`exchange`]) and records whether the TURN server relayed
+//! it.
+//!
+//! Used by `tests/ice_matrix.rs` and by the `pinhole-demo` binary.
 
 pub mod bound;
+mod call;
+pub mod exchange;
 pub mod roam;
-mod session;
 pub mod signaling;
 pub mod table;
 
-pub use session::{turn_servers, Session, Topology, ICE_PORT, STUN_SERVER, TURN_SERVER};
+pub use call::{
+    session_config, turn_servers, Call, Topology, ICE_PORT, STUN_SERVER, TURN_SERVER,
+    TURN_TLS_PORT, TURN_USER,
+};
+pub use exchange::Exchange;
 pub use signaling::SignalingLoss;
 
 use bound::{class, lower_bound, lower_bound_rtt, relay_lower_bound, relay_lower_bound_class};
 use bound::{Filter, NatClass};
-use pinhole::ice::{CandidateType, IceEvent, PathKind};
+use pinhole::ice::CandidateType;
+use pinhole::session::{Event, PathKind, Signal};
 use std::time::Duration;
 
-/// Whether the agents gather relay candidates: the TURN server model
-/// (tests/netsim/src/turn_server) is in the core and [`Session::start`]
-/// gives both agents its UDP and TCP 443 addresses, so cells where RFC 4787
+/// Whether the sessions gather relay candidates: the TURN server model
+/// (tests/netsim/src/turn_server) is in the core and [`Call::start`] gives
+/// both sessions its UDP and TCP 443 addresses, so cells where RFC 4787
 /// behaviour allows no direct path (and UDP blocked) end `Path::Relay`.
 pub const RELAY_CANDIDATES: bool = true;
 
@@ -52,28 +68,44 @@ pub enum Path {
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub name: String,
-    /// Controlling side's first selected pair (since start).
+    /// Controlling side's first path of any kind (since start).
     pub connected_at: Option<Duration>,
-    /// Controlled side's first selected pair.
-    pub peer_connected_at: Option<Duration>,
-    /// Controlling side's first direct selected pair (later than
-    /// `connected_at` when the relay won the race and the agent upgraded).
+    /// Controlling side's first direct path (later than `connected_at` when
+    /// the relay won the race and the agent upgraded).
     pub direct_at: Option<Duration>,
+    /// Controlling side's first relayed path.
+    pub relay_at: Option<Duration>,
+    /// Controlled side's first path of the kind the controlling side ended on.
+    pub peer_connected_at: Option<Duration>,
     pub path: Path,
-    /// Candidate types of the controlling side's selected pair (local, remote).
+    /// Candidate types of the controlling side's path (local, remote).
     pub local: Option<CandidateType>,
     pub remote: Option<CandidateType>,
     /// The perfect agent's time to connected: direct where RFC 4787 allows
     /// a direct path, else through the relay ([`bound`]).
     pub lower_bound: Option<Duration>,
-    /// When the controlling agent reported `Failed`.
+    /// When the controlling side reported `Failed`.
     pub failed_at: Option<Duration>,
+    /// One datagram each way across the path, after connecting.
+    pub exchange: Option<Exchange>,
+    /// Signaling strings either session refused (none expected).
+    pub signal_errors: usize,
 }
 
 impl Outcome {
-    /// Whether a pair was selected (direct or relay).
+    /// Whether a path was selected (direct or relay).
     pub fn connected(&self) -> bool {
         matches!(self.path, Path::Direct | Path::Relay)
+    }
+
+    /// Time to connected: the first path of the kind the run ended on
+    /// (`direct_at` on a direct path, `relay_at` on a relayed one).
+    pub fn time(&self) -> Option<Duration> {
+        match self.path {
+            Path::Direct => self.direct_at,
+            Path::Relay => self.relay_at,
+            Path::Failed(_) => None,
+        }
     }
 
     /// `direct srflx/prflx 325 ms`, `relay relay/srflx 625 ms`, `failed: needs relay`.
@@ -82,12 +114,9 @@ impl Outcome {
             (Some(l), Some(r)) => format!("{}/{}", l.as_str(), r.as_str()),
             _ => "?".into(),
         };
-        let ms = self.connected_at.map_or(0, |d| d.as_millis());
+        let ms = self.time().map_or(0, |d| d.as_millis());
         match &self.path {
-            Path::Direct => {
-                let direct = self.direct_at.or(self.connected_at);
-                format!("direct {types} {} ms", direct.map_or(0, |d| d.as_millis()))
-            }
+            Path::Direct => format!("direct {types} {ms} ms"),
             Path::Relay => format!("relay {types} {ms} ms"),
             Path::Failed(r) if r.contains("UDP") => "failed: UDP blocked".into(),
             Path::Failed(_) => "failed: needs relay".into(),
@@ -191,11 +220,12 @@ impl Scenario {
             if class(a) == NatClass::NoUdp || class(b) == NatClass::NoUdp)
     }
 
-    /// Runs until both agents selected a pair (plus 500 ms to settle; up to
-    /// 3 s more while a relayed pair is selected where a direct path exists,
-    /// for the upgrade), the controlling one failed, or the deadline.
+    /// Runs until both sides have a path (plus 500 ms to settle; up to 3 s
+    /// more while a relayed path is selected where a direct path exists, for
+    /// the upgrade), the controlling one failed, or the deadline; then, if
+    /// connected, sends one datagram each way ([`exchange`]).
     pub fn run(&self) -> Outcome {
-        let mut s = Session::start(
+        let mut s = Call::start(
             self.topology,
             self.seed,
             self.access_loss,
@@ -211,42 +241,45 @@ impl Scenario {
             let settle = s.net.now() + Duration::from_millis(500);
             s.run(settle.min(deadline), |_| false);
         }
-        let on_relay = |s: &Session| s.ep(0).selected().map(|p| p.path) == Some(PathKind::Relay);
+        let on_relay = |s: &Call| s.ep(0).path().map(|p| p.kind) == Some(PathKind::Relay);
         if self.direct_possible() && on_relay(&s) {
             let upgrade = s.net.now() + Duration::from_secs(3);
             s.run(upgrade.min(deadline), |s| !on_relay(s));
         }
+        let exchange = s.ep(0).path().is_some().then(|| exchange::exchange(&mut s));
         let (a, b) = (s.ep(0), s.ep(1));
-        let sel = a.selected();
-        let path = match &sel {
-            Some(p) if p.path == PathKind::Relay => Path::Relay,
+        let sel = a.path();
+        let path = match sel.map(|p| p.kind) {
+            Some(PathKind::Relay) => Path::Relay,
             Some(_) => Path::Direct,
             None => Path::Failed(failure_reason(&s)),
         };
+        let kind = sel.map(|p| p.kind);
         Outcome {
             name: self.topology.name(),
             connected_at: a.connected_at(),
-            peer_connected_at: b.connected_at(),
-            direct_at: a.first_event(
-                |e| matches!(e, IceEvent::SelectedPair(p) if p.path == PathKind::Direct),
-            ),
+            direct_at: a.path_at(PathKind::Direct),
+            relay_at: a.path_at(PathKind::Relay),
+            peer_connected_at: kind.and_then(|k| b.path_at(k)),
             path,
-            local: sel.as_ref().map(|p| p.local.kind),
-            remote: sel.as_ref().map(|p| p.remote.kind),
+            local: sel.map(|p| p.local.kind),
+            remote: sel.map(|p| p.remote.kind),
             lower_bound: self.bound(),
             failed_at: a.failed_at(),
+            exchange,
+            signal_errors: s.signal_errors.len(),
         }
     }
 }
 
-/// Why no pair was selected, from what the agents observed.
-fn failure_reason(s: &Session) -> String {
+/// Why no path was selected, from what the sessions observed.
+fn failure_reason(s: &Call) -> String {
     let names = ["alice", "bob"];
     for (i, name) in names.iter().enumerate() {
         let srflx = s.ep(i).events.iter().any(|(_, e)| {
-            matches!(e, IceEvent::LocalCandidate(c) if c.kind == CandidateType::ServerReflexive)
+            matches!(e, Event::Signal(Signal::Candidate(c)) if c.kind == CandidateType::ServerReflexive)
         });
-        let public = s.ep(i).sockets().iter().any(|a| match a.ip() {
+        let public = s.ep(i).session().sockets().iter().any(|a| match a.ip() {
             std::net::IpAddr::V4(v4) => {
                 let o = v4.octets();
                 !(v4.is_private() || (o[0] == 100 && (o[1] & 0xc0) == 64))

@@ -1,18 +1,19 @@
 //! A network change mid-session: Alice's interface is replaced by one with a
 //! new address behind new NATs (Wi-Fi → cellular, `Internet::roam`), while
-//! both sides send a datagram every 10 ms. The agent adds the new socket
-//! before removing the old one, gathers, trickles the new candidates and
-//! checks them; the measure is when data flows again both ways, against the
-//! target: one peer round trip plus the signaling delay after the new
-//! server-reflexive candidate reached Bob.
+//! both sides send a datagram every 10 ms. The session binds the new socket
+//! before closing the old one (make-before-break: its rule, the pump only
+//! answers), gathers, trickles the new candidates and checks them; the
+//! measure is when data flows again both ways, against the target: one peer
+//! round trip plus the signaling delay after the new server-reflexive
+//! candidate reached Bob.
 
 use super::bound::{ACCESS, PEER_RTT};
 use super::signaling::{SignalingLoss, SIGNALING_DELAY};
-use super::{Session, Topology};
-use crate::ice_endpoint::Signal;
+use super::{Call, Topology};
 use crate::link::LinkSpec;
 use crate::presets::Preset;
 use pinhole::ice::CandidateType;
+use pinhole::session::{Signal, SocketRequest};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -27,6 +28,11 @@ pub struct RoamOutcome {
     pub bob_receives_at: Option<Duration>,
     /// First datagram Alice received on her new socket.
     pub alice_receives_at: Option<Duration>,
+    /// Alice's socket requests after the change, in order.
+    pub socket_requests: Vec<SocketRequest>,
+    /// The new socket was bound before the old one was closed, and the old
+    /// one was closed.
+    pub make_before_break: bool,
 }
 
 impl RoamOutcome {
@@ -43,17 +49,17 @@ impl RoamOutcome {
 
 const TICK: Duration = Duration::from_millis(10);
 
-fn send_both(s: &mut Session) {
+fn send_both(s: &mut Call) {
     let now = s.net.now();
     for i in 0..2 {
-        let _ = s.ep_mut(i).send_data(now, b"ping");
+        let _ = s.ep_mut(i).send(now, b"ping");
     }
 }
 
 /// Alice behind `alice`, Bob behind `bob`, connected; at 2 s Alice moves
 /// behind a fresh `to`.
 pub fn run_roam(seed: u64, alice: Preset, bob: Preset, to: Preset) -> RoamOutcome {
-    let mut s = Session::start(
+    let mut s = Call::start(
         Topology::Pair(alice, bob),
         seed,
         0.0,
@@ -67,6 +73,8 @@ pub fn run_roam(seed: u64, alice: Preset, bob: Preset, to: Preset) -> RoamOutcom
         send_both(&mut s);
     }
     let host = s.alice.host;
+    let old_socket = s.ep(0).session().sockets().to_vec();
+    let log_at = s.ep(0).socket_log.len();
     let (_, _) = s
         .net
         .roam(host, 0, "alice-cell", to, LinkSpec::latency(ACCESS));
@@ -84,37 +92,51 @@ pub fn run_roam(seed: u64, alice: Preset, bob: Preset, to: Preset) -> RoamOutcom
             s.ep(1)
                 .data
                 .iter()
-                .find(|(at, _, from, _)| *at > changed_at && !is_old_peer(&s, from.ip()))
-                .map(|d| d.0)
+                .find(|d| {
+                    d.at > changed_at && d.via.is_some_and(|(_, from)| !is_old_peer(&s, from.ip()))
+                })
+                .map(|d| d.at)
         });
         alice_rx = alice_rx.or_else(|| {
             s.ep(0)
                 .data
                 .iter()
-                .find(|(at, local, _, _)| *at > changed_at && old(local.ip()))
-                .map(|d| d.0)
+                .find(|d| d.at > changed_at && d.via.is_some_and(|(local, _)| old(local.ip())))
+                .map(|d| d.at)
         });
     }
     let candidates_at = s.channel.log[log_from..]
         .iter()
         .find(|(_, to, lines)| {
             *to == 1
-                && lines.iter().any(
-                    |l| matches!(l, Signal::Candidate(c) if c.kind == CandidateType::ServerReflexive),
-                )
+                && lines.iter().any(|l| {
+                    matches!(Signal::from_json(l), Ok(Some(Signal::Candidate(c)))
+                        if c.kind == CandidateType::ServerReflexive)
+                })
         })
         .map(|(at, _, _)| *at - s.start);
+    let socket_requests: Vec<SocketRequest> = s.ep(0).socket_log[log_at..]
+        .iter()
+        .map(|(_, r)| r.clone())
+        .collect();
+    let position = |f: &dyn Fn(&SocketRequest) -> bool| socket_requests.iter().position(f);
+    let bind_new =
+        position(&|r| matches!(r, SocketRequest::Bind { ip, .. } if new_ips.contains(ip)));
+    let close_old =
+        position(&|r| matches!(r, SocketRequest::Close { addr } if old_socket.contains(addr)));
     RoamOutcome {
         changed_at,
         candidates_at,
         bob_receives_at: bob_rx,
         alice_receives_at: alice_rx,
+        make_before_break: matches!((bind_new, close_old), (Some(b), Some(c)) if b < c),
+        socket_requests,
     }
 }
 
 /// Whether `ip` is one of Alice's addresses from before the change (her old
 /// NAT's public address, or her old host address).
-fn is_old_peer(s: &Session, ip: IpAddr) -> bool {
+fn is_old_peer(s: &Call, ip: IpAddr) -> bool {
     if ip == s.alice.addr {
         return true;
     }

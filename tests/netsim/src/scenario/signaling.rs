@@ -1,11 +1,14 @@
-//! The application's signaling channel between the two agents: every line
-//! takes [`SIGNALING_DELAY`] one way; a line may be lost or duplicated (the
-//! duplicate arrives up to 50 ms later, so lines reorder); the sender resends
-//! every line the receiver has not acknowledged every [`RESEND_INTERVAL`]
-//! (acks cross the same lossy channel). Duplicates are handed to the agent as
-//! they arrive: the agent must tolerate them.
+//! The application's signaling channel between the two sessions: it carries
+//! the strings a session emits ([`Signal::to_json`]), exactly what an app
+//! sends. Every message takes [`SIGNALING_DELAY`] one way; a message may be
+//! lost or duplicated (the duplicate arrives up to 50 ms later, so messages
+//! reorder); the sender resends every message the receiver has not
+//! acknowledged every [`RESEND_INTERVAL`] (acks cross the same lossy
+//! channel). Duplicates are handed to the session as they arrive: it must
+//! tolerate them.
+//!
+//! [`Signal::to_json`]: pinhole::session::Signal::to_json
 
-use crate::ice_endpoint::Signal;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::time::{Duration, Instant};
@@ -29,21 +32,21 @@ struct InFlight {
 }
 
 enum Kind {
-    Line { seq: u64, lines: Vec<Signal> },
+    Line { seq: u64, lines: Vec<String> },
     Ack { seq: u64 },
 }
 
 struct Unacked {
     seq: u64,
     from: usize,
-    lines: Vec<Signal>,
+    lines: Vec<String>,
     resend_at: Instant,
 }
 
 /// A message handed to side `to`.
 pub struct Delivery {
     pub to: usize,
-    pub lines: Vec<Signal>,
+    pub lines: Vec<String>,
 }
 
 /// The channel between side 0 and side 1.
@@ -58,7 +61,7 @@ pub struct Channel {
     pub lost: u64,
     pub resent: u64,
     /// Every delivery: time, receiving side, the lines.
-    pub log: Vec<(Instant, usize, Vec<Signal>)>,
+    pub log: Vec<(Instant, usize, Vec<String>)>,
 }
 
 impl Channel {
@@ -77,7 +80,7 @@ impl Channel {
     }
 
     /// Side `from` sends one message (one line, or a whole batch) at `now`.
-    pub fn send(&mut self, now: Instant, from: usize, lines: Vec<Signal>) {
+    pub fn send(&mut self, now: Instant, from: usize, lines: Vec<String>) {
         self.next_seq += 1;
         let seq = self.next_seq;
         self.transmit(

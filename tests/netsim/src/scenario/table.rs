@@ -1,5 +1,5 @@
-//! The NAT matrix as tables: what `pinhole demo` prints and BENCHMARKS.md
-//! records.
+//! The NAT matrix as tables: what the `pinhole-demo` binary prints and
+//! BENCHMARKS.md records.
 
 use super::{Outcome, Path, Scenario, Topology};
 use crate::presets::Preset;
@@ -121,13 +121,13 @@ pub fn format_comparison(rows: &[(Outcome, Outcome)]) -> String {
         "| cell (alice x bob) | outcome | lower bound ms | trickle ms | over bound ms | controlled side ms | non-trickle RFC 8445 ms |\n|---|---|---:|---:|---:|---:|---:|\n",
     );
     for (t, n) in rows {
-        let over = match (t.connected_at, t.lower_bound) {
+        let over = match (t.time(), t.lower_bound) {
             (Some(c), Some(b)) => format!("{}", c.as_millis() as i64 - b.as_millis() as i64),
             _ => "-".into(),
         };
         let nt = match n.path {
             Path::Failed(_) => "failed".into(),
-            _ => ms(n.connected_at),
+            _ => ms(n.time()),
         };
         let _ = writeln!(
             out,
@@ -135,7 +135,7 @@ pub fn format_comparison(rows: &[(Outcome, Outcome)]) -> String {
             t.name,
             t.cell(),
             ms(t.lower_bound),
-            ms(t.connected_at).replace('-', "failed"),
+            ms(t.time()).replace('-', "failed"),
             over,
             ms(t.peer_connected_at),
             nt

@@ -1,4 +1,5 @@
-//! Two ICE agents in one simulated Internet, wired through the signaling
+//! Two Pinhole sessions in one simulated Internet, each pumped by a
+//! [`SessionEndpoint`], their signaling strings carried by the application's
 //! channel, driven on the virtual clock: the machinery shared by
 //! [`super::Scenario::run`] and the network-change scenario.
 
@@ -6,16 +7,15 @@ use super::bound::ACCESS;
 use super::signaling::{Channel, SignalingLoss};
 use crate::endpoint::{EndpointId, HostId};
 use crate::firewall::Firewall;
-use crate::ice_endpoint::{IceEndpoint, Signal};
 use crate::link::{LinkConfig, LinkSpec};
 use crate::nat::NatConfig;
 use crate::pinhole_endpoints::StunServerEndpoint;
 use crate::presets::{self, Layer, Preset};
+use crate::session_endpoint::SessionEndpoint;
 use crate::topology::{Internet, Peer};
-use crate::turn_server::{TurnConfig, TurnServer};
-use pinhole::ice::{IceConfig, RelayServer};
+use crate::turn_server::{TurnConfig, TurnServer as TurnServerModel};
+use pinhole::session::{Role, SessionConfig, SessionError, Signal, TurnServer};
 use pinhole::stun::server::ServerConfig;
-use pinhole::turn::TransportKind;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -29,21 +29,41 @@ pub const TURN_TLS_PORT: u16 = 443;
 /// Long-term credentials both agents use.
 pub const TURN_USER: (&str, &str) = ("pinhole", "netsim-secret");
 
-/// The TURN servers every agent is given: UDP 3478, and TCP 443 for
+/// The TURN servers every session is given: UDP 3478, and TCP 443 for
 /// networks where UDP is blocked (a relay over a stream is only used when
 /// nothing better works: its candidate ranks below the UDP relay's).
-pub fn turn_servers() -> Vec<RelayServer> {
+pub fn turn_servers() -> Vec<TurnServer> {
     let (user, pass) = TURN_USER;
+    let ip = TURN_SERVER.ip();
     vec![
-        RelayServer::udp(TURN_SERVER, user, pass),
-        RelayServer {
-            transport: TransportKind::Tcp,
-            ..RelayServer::udp(SocketAddr::new(TURN_SERVER.ip(), TURN_TLS_PORT), user, pass)
-        },
+        TurnServer::new(format!("turn:{TURN_SERVER}?transport=udp"), user, pass),
+        TurnServer::new(
+            format!("turn:{ip}:{TURN_TLS_PORT}?transport=tcp"),
+            user,
+            pass,
+        ),
     ]
 }
 
-/// The port each agent uses on every address of its host.
+/// Side `i`'s session configuration: Alice (0) controlling, Bob (1)
+/// controlled, the STUN server, both TURN servers, [`ICE_PORT`].
+pub fn session_config(i: usize) -> SessionConfig {
+    let role = if i == 0 {
+        Role::Controlling
+    } else {
+        Role::Controlled
+    };
+    let mut c = SessionConfig::default()
+        .with_role(role)
+        .with_port(ICE_PORT)
+        .with_stun_server(STUN_SERVER.to_string());
+    for t in turn_servers() {
+        c = c.with_turn_server(t);
+    }
+    c
+}
+
+/// The port each session uses on every address of its host.
 pub const ICE_PORT: u16 = 5000;
 
 /// Where the two peers are.
@@ -71,18 +91,23 @@ impl Topology {
     }
 }
 
-/// The running pair.
-pub struct Session {
+/// The running pair: Alice's and Bob's sessions and the channel between them.
+pub struct Call {
     pub net: Internet,
     pub alice: Peer,
     pub bob: Peer,
-    pub eps: [EndpointId<IceEndpoint>; 2],
+    pub eps: [EndpointId<SessionEndpoint>; 2],
+    /// The TURN server model in the core.
+    pub turn: EndpointId<TurnServerModel>,
     pub channel: Channel,
     pub start: Instant,
+    /// Signaling strings a session refused: receiving side, the string, why.
+    /// Stays empty when both sides speak the same protocol.
+    pub signal_errors: Vec<(usize, String, SessionError)>,
     /// false: RFC 8445 without trickle (everything in one message once
     /// gathering completes).
     trickle: bool,
-    held: [Vec<Signal>; 2],
+    held: [Vec<String>; 2],
 }
 
 fn access(loss: f64) -> LinkSpec {
@@ -143,75 +168,64 @@ fn build(net: &mut Internet, topo: Topology, loss: f64) -> (Peer, Peer) {
     }
 }
 
-impl Session {
-    /// Builds the topology, the STUN and the TURN server, starts both agents
-    /// (credentials and options go out on the signaling channel first, then
-    /// the agents gather).
+impl Call {
+    /// Builds the topology, the STUN and the TURN server, starts both
+    /// sessions (credentials go out on the signaling channel first, then the
+    /// sessions bind and gather).
     pub fn start(
         topo: Topology,
         seed: u64,
         access_loss: f64,
         signaling: SignalingLoss,
         trickle: bool,
-    ) -> Session {
+    ) -> Call {
         let mut net = Internet::new(seed);
         let stun = net.server("stun", &[STUN_SERVER.ip()]);
         let server = StunServerEndpoint::new(ServerConfig::new(STUN_SERVER)).expect("valid");
         net.attach(stun, server);
-        let turn = net.server("turn", &[TURN_SERVER.ip()]);
+        let turn_host = net.server("turn", &[TURN_SERVER.ip()]);
         let (user, pass) = TURN_USER;
-        net.attach(
-            turn,
-            TurnServer::new(TurnConfig::new(TURN_SERVER.ip()).with_user(user, pass)),
+        let turn = net.attach(
+            turn_host,
+            TurnServerModel::new(TurnConfig::new(TURN_SERVER.ip()).with_user(user, pass)),
         );
         let (alice, bob) = build(&mut net, topo, access_loss);
         let start = net.now();
-        let mut channel = Channel::new(signaling, seed);
-        let mut held: [Vec<Signal>; 2] = [Vec::new(), Vec::new()];
         let mut eps = Vec::new();
         for (i, host) in [alice.host, bob.host].into_iter().enumerate() {
-            let config = IceConfig {
-                controlling: i == 0,
-                stun_servers: vec![STUN_SERVER],
-                turn_servers: turn_servers(),
-                ..IceConfig::default()
-            };
-            let ep = IceEndpoint::new(start, config, net.fork_rng(), ICE_PORT);
-            let hello = vec![
-                Signal::Credentials(ep.agent().local_credentials().clone()),
-                Signal::Options(ep.agent().local_ice_options()),
-            ];
-            if trickle {
-                for s in hello {
-                    channel.send(start, i, vec![s]);
-                }
-            } else {
-                held[i] = hello;
-            }
+            let ep = SessionEndpoint::new(start, session_config(i), net.fork_rng())
+                .expect("a valid session configuration");
             eps.push(net.attach_on_ports(host, &[ICE_PORT], ep));
         }
-        let mut s = Session {
+        let mut s = Call {
             net,
             alice,
             bob,
             eps: [eps[0], eps[1]],
-            channel,
+            turn,
+            channel: Channel::new(signaling, seed),
             start,
+            signal_errors: Vec::new(),
             trickle,
-            held,
+            held: [Vec::new(), Vec::new()],
         };
         s.collect_signals();
         s
     }
 
-    /// Agent `i`'s endpoint.
-    pub fn ep(&self, i: usize) -> &IceEndpoint {
+    /// Side `i`'s endpoint.
+    pub fn ep(&self, i: usize) -> &SessionEndpoint {
         self.net.endpoint(self.eps[i])
     }
 
-    /// Mutable access to agent `i`'s endpoint.
-    pub fn ep_mut(&mut self, i: usize) -> &mut IceEndpoint {
+    /// Mutable access to side `i`'s endpoint.
+    pub fn ep_mut(&mut self, i: usize) -> &mut SessionEndpoint {
         self.net.endpoint_mut(self.eps[i])
+    }
+
+    /// The TURN server model.
+    pub fn turn(&self) -> &TurnServerModel {
+        self.net.endpoint(self.turn)
     }
 
     /// The hosts, Alice's first.
@@ -219,21 +233,21 @@ impl Session {
         [self.alice.host, self.bob.host]
     }
 
-    /// Virtual time since the agents started.
+    /// Virtual time since the sessions started.
     pub fn elapsed(&self) -> Duration {
         self.net.now() - self.start
     }
 
-    /// Moves what the agents want signaled onto the channel (trickle), or
+    /// Moves what the sessions want signaled onto the channel (trickle), or
     /// holds it until end-of-candidates (non-trickle: one message).
     fn collect_signals(&mut self) {
         for i in 0..2 {
-            for (at, s) in self.ep_mut(i).take_signals() {
+            for (at, line) in self.ep_mut(i).take_signals() {
                 if self.trickle {
-                    self.channel.send(at, i, vec![s]);
+                    self.channel.send(at, i, vec![line]);
                 } else {
-                    let end = s == Signal::EndOfCandidates;
-                    self.held[i].push(s);
+                    let end = matches!(Signal::from_json(&line), Ok(Some(Signal::EndOfCandidates)));
+                    self.held[i].push(line);
                     if end {
                         let batch = std::mem::take(&mut self.held[i]);
                         self.channel.send(at, i, batch);
@@ -245,7 +259,7 @@ impl Session {
 
     /// Runs until `stop` holds (checked after every instant) or `until`.
     /// Returns whether `stop` held.
-    pub fn run(&mut self, until: Instant, mut stop: impl FnMut(&mut Session) -> bool) -> bool {
+    pub fn run(&mut self, until: Instant, mut stop: impl FnMut(&mut Call) -> bool) -> bool {
         loop {
             self.collect_signals();
             if stop(self) {
@@ -267,9 +281,10 @@ impl Session {
             self.collect_signals();
             let now = self.net.now();
             for d in self.channel.poll(now) {
-                let id = self.eps[d.to];
-                for line in &d.lines {
-                    self.net.endpoint_mut(id).signal(now, line);
+                for line in d.lines {
+                    if let Err(e) = self.ep_mut(d.to).signal(now, &line) {
+                        self.signal_errors.push((d.to, line, e));
+                    }
                 }
             }
         }
