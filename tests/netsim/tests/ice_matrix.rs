@@ -1,27 +1,33 @@
-//! The ICE NAT matrix: Pinhole's agent (Alice controlling, Bob controlled)
-//! behind every pair of presets, plus one LAN, one shared NAT with and
-//! without hairpinning, and UDP blocked; the whole matrix again with 30%
-//! signaling loss and duplication, and with 5% loss on the access links.
+//! The ICE NAT matrix: Pinhole's `Session` (Alice controlling, Bob
+//! controlled), each pumped by netsim's `SessionEndpoint`, behind every pair
+//! of presets, plus one LAN, one shared NAT with and without hairpinning,
+//! and UDP blocked; the whole matrix again with 30% signaling loss and
+//! duplication, and with 5% loss on the access links.
 //!
 //! Truth table (RFC 4787; see `scenario::bound` for the classes and the
 //! lower bound): a direct path exists unless both sides drop the other's
 //! first check — symmetric ↔ symmetric, and symmetric ↔ any EIM + APDF NAT
 //! (port-restricted cone, carrier CGNAT, double NAT) — or a side has no UDP.
 //! Those cells connect through the TURN server in the core (`Relay`, with a
-//! relayed candidate on one side of the selected pair); every other cell
-//! must still be direct. Every variant connects 100%.
+//! relayed candidate on one side of the path); every other cell must end
+//! direct. Every variant connects 100%.
 //!
-//! Bounds asserted (time to connected = the controlling side's first
-//! selected pair) against the direct lower bound, or on relay cells the
-//! relay lower bound (`scenario::bound`: 425 ms, 600 ms with UDP blocked),
-//! with slack:
-//! - clean: measured ≤ lower bound + one pacing interval (50 ms);
-//! - 30% signaling loss + duplication: ≤ lower bound + 50 ms + 400 ms (a
-//!   lost line costs a 100 ms resend; up to four in a row on the lines
-//!   that matter);
-//! - 5% access-link loss: ≤ lower bound + 50 ms + 1250 ms (a lost STUN
-//!   request or check costs its retransmission: 250 ms, then 500 ms, plus
-//!   the half round trip a triggered check adds).
+//! Time to connected is the controlling side's first path of the kind the
+//! cell ends on: on a direct cell its first *direct* `PathChanged` (a direct
+//! path after a relayed one counts from the direct one), on a relay cell its
+//! first relayed one. It is never below the independently computed bound
+//! (`scenario::bound`: direct, or on relay cells 425 ms, 600 ms with UDP
+//! blocked), and at most:
+//! - clean: the bound itself on every direct cell (what BENCHMARKS.md
+//!   reports as 0 ms over), except two peers behind one NAT with
+//!   hairpinning, one pacing interval (50 ms) over, as BENCHMARKS.md
+//!   explains; relay cells the relay bound + one pacing interval;
+//! - 30% signaling loss + duplication: ≤ bound + 50 ms + 400 ms (a lost
+//!   line costs a 100 ms resend; up to four in a row on the lines that
+//!   matter);
+//! - 5% access-link loss: ≤ bound + 50 ms + 1250 ms (a lost STUN request or
+//!   check costs its retransmission: 250 ms, then 500 ms, plus the half round
+//!   trip a triggered check adds).
 //!
 //! Relay cells get 250 ms more under signaling loss (measured: up to
 //! bound + 500 ms). A lost line delays the peer's direct candidates too, and
@@ -30,6 +36,12 @@
 //! relay; and the peer asks for a permission for Alice's IP only once her
 //! candidate reached it, so her first check to its relayed address may be
 //! dropped by the server and retransmitted.
+//!
+//! In every cell of every variant one application datagram then crosses the
+//! path each way (`Session::send` → the peer's `Output::Datagram`), while
+//! neither side's path changes; the TURN server model's application-data
+//! counters prove that it did not touch the relay on a direct cell and that
+//! it crossed the relay both ways on a relay cell.
 //!
 //! `cargo test -p pinhole-netsim --test ice_matrix -- --nocapture print_`
 //! prints the tables.
@@ -42,38 +54,78 @@ use std::time::Duration;
 
 const PACING: Duration = Duration::from_millis(50);
 
-fn slack(v: Variant) -> Duration {
+/// How far above its bound a cell may connect.
+fn slack(topology: Topology, v: Variant) -> Duration {
+    match v {
+        Variant::Clean | Variant::NonTrickle => match topology {
+            // Both first checks leave at the same instant over a zero-delay
+            // hairpin; the filtered one is answered at the next Ta slot.
+            Topology::SharedNat { hairpinning: true } => PACING,
+            _ => Duration::ZERO,
+        },
+        Variant::SignalingLoss => PACING + Duration::from_millis(400),
+        Variant::AccessLoss => PACING + Duration::from_millis(1250),
+    }
+}
+
+/// Relay cells: one pacing interval in every variant, and one patience
+/// window more under signaling loss (see the module docs).
+fn relay_slack(v: Variant) -> Duration {
     PACING
         + match v {
-            Variant::Clean | Variant::NonTrickle => Duration::ZERO,
-            Variant::SignalingLoss => Duration::from_millis(400),
+            Variant::SignalingLoss => Duration::from_millis(400 + 250),
             Variant::AccessLoss => Duration::from_millis(1250),
+            Variant::Clean | Variant::NonTrickle => Duration::ZERO,
         }
 }
 
-/// Relay cells under signaling loss: one patience window more (see
-/// the module docs).
-fn relay_slack(v: Variant) -> Duration {
-    slack(v)
-        + match v {
-            Variant::SignalingLoss => Duration::from_millis(250),
-            _ => Duration::ZERO,
-        }
+/// One datagram crossed the path each way, through the relay exactly when
+/// the path is relayed.
+fn check_exchange(name: &str, o: &Outcome) {
+    let x = o
+        .exchange
+        .as_ref()
+        .unwrap_or_else(|| panic!("{name}: connected, yet no exchange: {o:?}"));
+    assert!(x.errors.is_empty(), "{name}: send refused: {x:?}");
+    assert!(x.both_ways(), "{name}: a datagram did not arrive: {x:?}");
+    assert_eq!(
+        x.path_changes, 0,
+        "{name}: the path moved mid-exchange: {x:?}"
+    );
+    let relayed = o.path == Path::Relay;
+    assert_eq!(
+        x.through_relay(),
+        Some(relayed),
+        "{name}: {:?} path, yet the TURN server relayed {} datagrams to the peer and {} to the client",
+        o.path,
+        x.relayed_to_peer,
+        x.relayed_to_client
+    );
 }
 
 fn check(topology: Topology, v: Variant, seed: u64) -> Outcome {
     let sc = table::scenario(topology, v, seed);
     let o = sc.run();
     let name = format!("{} ({v:?})", o.name);
+    assert_eq!(
+        o.signal_errors, 0,
+        "{name}: a session refused a signaling string"
+    );
     match sc.lower_bound() {
         Some(bound) => {
             assert_eq!(o.path, Path::Direct, "{name}: expected direct, got {o:?}");
-            let t = o.connected_at.expect("direct cells connect");
+            let t = o.direct_at.expect("direct cells select a direct path");
+            assert_eq!(o.time(), Some(t));
             assert!(
-                t <= bound + slack(v),
-                "{name}: connected at {t:?}, lower bound {bound:?} + {:?}",
-                slack(v)
+                t >= bound,
+                "{name}: direct at {t:?}, below the bound {bound:?}"
             );
+            assert!(
+                t <= bound + slack(topology, v),
+                "{name}: direct at {t:?}, lower bound {bound:?} + {:?}",
+                slack(topology, v)
+            );
+            check_exchange(&name, &o);
         }
         None if RELAY_CANDIDATES => {
             assert_eq!(o.path, Path::Relay, "{name}: expected relay, got {o:?}");
@@ -83,12 +135,17 @@ fn check(topology: Topology, v: Variant, seed: u64) -> Outcome {
             );
             let bound = sc.relay_bound().expect("no direct path: a relay bound");
             assert_eq!(o.lower_bound, Some(bound));
-            let t = o.connected_at.expect("relay cells connect");
+            let t = o.relay_at.expect("relay cells select a relayed path");
+            assert!(
+                t >= bound,
+                "{name}: relayed at {t:?}, below the bound {bound:?}"
+            );
             assert!(
                 t <= bound + relay_slack(v),
                 "{name}: connected through the relay at {t:?}, relay bound {bound:?} + {:?}",
                 relay_slack(v)
             );
+            check_exchange(&name, &o);
         }
         None => match &o.path {
             Path::Failed(reason) => {
@@ -101,7 +158,7 @@ fn check(topology: Topology, v: Variant, seed: u64) -> Outcome {
                 }
                 assert!(
                     o.failed_at.is_some(),
-                    "{name}: the agent must report Failed"
+                    "{name}: the session must report Failed"
                 );
             }
             p => panic!("{name}: no direct path exists, yet {p:?} ({o:?})"),
@@ -248,6 +305,12 @@ fn network_change_flows_again_within_a_round_trip_of_new_candidates() {
             "bob {}: both ways at {both:?}, target {target:?} + half a round trip + Ta",
             bob.name()
         );
+        assert!(
+            o.make_before_break,
+            "bob {}: the new socket must be bound before the old one closes: {:?}",
+            bob.name(),
+            o.socket_requests
+        );
     }
 }
 
@@ -275,7 +338,16 @@ fn print_tables() {
     for v in [Variant::SignalingLoss, Variant::AccessLoss] {
         let m = table::run_matrix(v);
         let sum = table::summary(m.iter().flatten());
-        println!("{v:?}\n{}{sum}\n", table::format_matrix(&m));
+        let upgraded: Vec<&str> = m
+            .iter()
+            .flatten()
+            .filter(|o| o.path == Path::Direct && o.connected_at < o.direct_at)
+            .map(|o| o.name.as_str())
+            .collect();
+        println!(
+            "{v:?}\n{}{sum}; direct after a relayed path first: {upgraded:?}\n",
+            table::format_matrix(&m)
+        );
         assert!(connected(&sum), "{v:?}: {sum}");
     }
     println!(
