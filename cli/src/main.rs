@@ -3,7 +3,6 @@
 
 mod args;
 mod connect;
-mod demo;
 mod netcheck;
 mod portmap;
 mod stun_server;
@@ -15,9 +14,6 @@ const USAGE: &str = "\
 pinhole — NAT traversal engine
 
 USAGE:
-  pinhole demo
-      Run the ICE NAT matrix in netsim (a simulated Internet: no servers, no root, no
-      network) and print per cell direct/relay/failed, candidate types, time to connect.
   pinhole netcheck [--stun HOST:PORT] [--json] [--lifetime] [--timeout SECONDS]
                    [--gateway IP] [--no-portmap]
       Learn this host's public address and its NAT's mapping and filtering behaviour
@@ -57,7 +53,6 @@ fn main() -> ExitCode {
     };
     let result = match command.as_deref() {
         Some("connect") => connect::run(args),
-        Some("demo") => demo::run(),
         Some("netcheck") => netcheck::run(args),
         Some("portmap") => portmap::run(args),
         Some("stun-server") => stun_server::run(args),

@@ -1,12 +1,19 @@
-//! `pinhole demo`: the ICE NAT matrix in netsim, a simulated Internet on a
-//! virtual clock — no servers, no root, no network. Prints, per cell, direct,
-//! relay or failed, the selected candidate types and the time to connected,
-//! then the comparison with RFC 8445's defaults without trickle, and how
-//! many cells connected.
+//! `pinhole-demo`: the ICE NAT matrix in netsim, a simulated Internet on a
+//! virtual clock — no servers, no root, no network. Two Pinhole sessions (the
+//! SDK's `Session`, pumped by netsim) behind every pair of NAT presets.
+//! Prints, per cell, direct, relay or failed, the selected candidate types
+//! and the time to connected, then the comparison with the lower bound and
+//! with RFC 8445's defaults without trickle, and how many cells connected.
+//!
+//! `cargo run --release -p pinhole-netsim --bin pinhole-demo`
+//!
+//! A test-crate binary on purpose: the shipped `pinhole` CLI does not link
+//! the simulator.
 
 use pinhole_netsim::scenario::table::{self, Variant};
+use std::process::ExitCode;
 
-pub fn run() -> Result<(), String> {
+fn main() -> ExitCode {
     let started = std::time::Instant::now();
     let clean = table::run_matrix(Variant::Clean);
     println!("ICE NAT matrix in netsim (virtual time; 50 ms access links, STUN and TURN RTT");
@@ -32,5 +39,9 @@ pub fn run() -> Result<(), String> {
         started.elapsed().as_secs_f64()
     );
     println!("{}", table::summary(rows.iter().map(|(t, _)| t)));
-    Ok(())
+    if rows.iter().all(|(t, _)| t.connected()) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
