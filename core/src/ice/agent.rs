@@ -441,6 +441,7 @@ impl IceAgent {
             }
         };
         min(self.relay_poll_timeout());
+        min(self.recovery_probe_timeout());
         if self.has_check_work() {
             min(self.next_check_at);
         }
@@ -534,6 +535,7 @@ impl IceAgent {
         self.run_consent(now);
         self.run_nomination(now);
         self.run_pacer(now);
+        self.run_recovery_probes(now);
         self.update_gathering_state();
         self.update_connection_state(now);
     }

@@ -79,13 +79,13 @@ impl IceAgent {
             // TURN server traffic never gets here (`relay_input` above), so
             // from an authenticated peer tuple 64–79 (`@`, `A`–`O`) is data too.
             *last = now;
-            for gid in self.generation_ids() {
-                if let Some(g) = self.generation_mut(gid) {
-                    if let Some(k) = g.pair_at(local, from) {
-                        g.pair_data(k).bytes_received += data.len() as u64;
-                    }
+            // Per datagram: no allocation (the two generations by hand).
+            for g in std::iter::once(&mut self.current).chain(self.previous.as_mut()) {
+                if let Some(k) = g.pair_at(local, from) {
+                    g.pair_data(k).bytes_received += data.len() as u64;
                 }
             }
+            self.follow_peer(now, local, from);
             self.events.push_back(IceEvent::Data {
                 local,
                 from,

@@ -115,7 +115,14 @@ impl IceAgent {
             if g.nominating.is_some_and(|k| retired.contains(&k.0)) {
                 g.nominating = None;
             }
-            if g.selected.is_some_and(|k| retired.contains(&k.0)) {
+            if let Some(k) = g.selected.filter(|k| retired.contains(&k.0)) {
+                // The first loss names the path to recover; a fallback selected meanwhile
+                // (a TCP relay whose stream went with the address) does not replace it.
+                if g.recover_remote.is_none() {
+                    g.recover_remote = Some(k.1);
+                    g.recover_probes = 0;
+                    g.recover_probe_at = None;
+                }
                 log::debug!("ice: selected pair lost its socket {addr}");
                 g.selected = None;
                 g.consent_next = None;

@@ -97,6 +97,16 @@ pub(super) struct Generation {
     pub consent_sent: Option<Instant>,
     /// Outstanding server-reflexive requests.
     pub gathering: usize,
+    /// The remote candidate of a selected pair lost with its local socket: after a
+    /// network change the peer's same candidate is the likeliest to answer from the new
+    /// socket, so its pairs are checked first.
+    pub recover_remote: Option<RemoteId>,
+    /// Recovery re-probes of that remote sent so far, and when the next may go.
+    pub recover_probes: u32,
+    pub recover_probe_at: Option<Instant>,
+    /// Local candidates known when the current pair was selected: pairs of later ones
+    /// (a socket added by a network change) are checked even below the selection.
+    pub locals_at_selection: usize,
     /// How many remote candidates the checklist had when the current pair
     /// was selected: later ones (the peer's new network) are checked even
     /// when their pairs rank below the selected one.
@@ -129,7 +139,11 @@ impl Generation {
             consent_expires: None,
             consent_sent: None,
             gathering: 0,
+            recover_remote: None,
+            recover_probes: 0,
+            recover_probe_at: None,
             remotes_at_selection: 0,
+            locals_at_selection: 0,
         }
     }
 

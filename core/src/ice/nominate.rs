@@ -89,6 +89,56 @@ impl IceAgent {
             .find(|&k| self.last_inbound(g.tuple(k)) > quiet_since)
     }
 
+    /// Controlling side: the peer sends application data on a valid pair that is not the
+    /// selected one while the selected pair has gone quiet. A controlled agent only sends
+    /// data on the pair it selected, so it lost its path (it moved to another network and
+    /// uses the first pair that works from there): renominate that pair at once instead of
+    /// waiting for the old one to be judged silent. Needs the peer's renomination support.
+    pub(super) fn follow_peer(
+        &mut self,
+        now: Instant,
+        local: std::net::SocketAddr,
+        from: std::net::SocketAddr,
+    ) {
+        if !self.controlling || !self.peer_renomination || self.failed {
+            return;
+        }
+        let g = &self.current;
+        let (Some(sel), None) = (g.selected, g.nominating) else {
+            return;
+        };
+        let Some(k) = g.pair_at(local, from) else {
+            return;
+        };
+        if k == sel || !g.is_valid(k) {
+            return;
+        }
+        let rtt = g
+            .data
+            .get(&sel)
+            .and_then(|d| d.rtt)
+            .unwrap_or(self.config.ta);
+        let quiet = rtt.max(self.config.ta);
+        if self
+            .last_inbound(g.tuple(sel))
+            .is_some_and(|t| t + quiet > now)
+        {
+            return; // both paths work: the selected one stays (upgrades go by priority)
+        }
+        log::debug!("ice: the peer moved to {k:?}: renominating it");
+        let n = {
+            let g = &mut self.current;
+            g.nomination_sent += 1;
+            g.nomination_sent
+        };
+        self.current.nominating = Some(k);
+        let gid = self.current.id;
+        self.start_check(now, gid, k, CheckKind::Nominate(Some(n)));
+        // The pair is valid both ways (RFC 8445 §12.1: data may use it): answer the peer on
+        // it now rather than one more round trip later.
+        self.select(now, gid, k);
+    }
+
     /// Controlling side: nominate (or renominate) when the policy allows.
     pub(super) fn run_nomination(&mut self, now: Instant) {
         self.current.nomination_deadline = None;
@@ -148,7 +198,10 @@ impl IceAgent {
             };
             wait_for = Some(wait_for.map_or(answer_by, |w| w.max(answer_by)));
         }
-        let better_pending = wait_for.is_some_and(|w| now < w);
+        // Recovering a lost path (its socket went away): data waits for no better pair.
+        let recovering = self.recovering_remote().is_some()
+            || (g.selected.is_none() && g.recover_remote.is_some());
+        let better_pending = !recovering && wait_for.is_some_and(|w| now < w);
         until = wait_for.map_or(until, |w| w.min(until));
         if better_pending && now < until {
             self.current.nomination_deadline = Some(until);
@@ -184,8 +237,12 @@ impl IceAgent {
         }
         let changed = g.selected != Some(key);
         g.selected = Some(key);
+        if g.recover_remote == Some(key.1) {
+            g.recover_remote = None; // recovered
+        }
         if changed {
             g.remotes_at_selection = g.checklist.remotes().len();
+            g.locals_at_selection = g.checklist.locals().len();
         }
         g.pair_data(key).nominated = true;
         if changed {

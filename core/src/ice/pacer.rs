@@ -33,6 +33,9 @@ use super::pair::PairState;
 use super::pair::{LocalId, RemoteId};
 use crate::stun::{encode_to_vec, Attribute, Class, MessageType, Method, TransactionId};
 
+/// Recovery re-probes per lost path (about half a second at the default Ta).
+const RECOVER_PROBES: u32 = 8;
+
 impl IceAgent {
     fn ordinary_in_flight(&self) -> usize {
         self.current
@@ -78,17 +81,31 @@ impl IceAgent {
         }
         // After selection only upgrades are checked, plus every pair with a
         // remote candidate the peer trickled since (its network changed:
-        // our check is what opens our NAT to its new address).
+        // our check is what opens our NAT to its new address), and every pair
+        // of a local socket added since (ours changed: the same, and it is the
+        // fallback if the selected pair's socket goes away next).
         let floor = g.selected.and_then(|s| g.priority(s)).unwrap_or(0);
         let fresh = g.selected.map_or(0, |_| g.remotes_at_selection);
+        let fresh_local = g.selected.map_or(0, |_| g.locals_at_selection);
         // A relayed pair waits (without taking a Ta slot) for its permission.
         let eligible = |p: &&super::pair::CandidatePair| {
             let (base, remote) = g.tuple((p.local, p.remote));
-            (p.priority > floor || p.remote.0 >= fresh)
+            (p.priority > floor || p.remote.0 >= fresh || p.local.0 >= fresh_local)
                 && self.is_relay_pair(p.local, p.remote) == relay
                 && self.relay_check_ready(base, remote)
         };
         let pairs = g.checklist.pairs();
+        // The remote that carries (or carried, before its socket went) the data is the
+        // likeliest to answer a new socket: its pairs go first.
+        let proven = self.recovering_remote().or(g.selected.map(|k| k.1));
+        if let Some(p) = pairs
+            .iter()
+            .filter(eligible)
+            .filter(|p| matches!(p.state, PairState::Waiting | PairState::Frozen))
+            .find(|p| Some(p.remote) == proven && g.selected.is_none_or(|s| s.0 != p.local))
+        {
+            return Some(((p.local, p.remote), false));
+        }
         if let Some(p) = pairs
             .iter()
             .filter(eligible)
@@ -143,6 +160,64 @@ impl IceAgent {
                 }
             }
         }
+    }
+
+    /// Recovering a path whose socket went away: the peer's candidate that carried the data
+    /// is checked again from every new socket once per Ta (at most [`RECOVER_PROBES`]
+    /// times) while no answer came. A filtering peer opens its NAT to our new address only
+    /// when its own check (after the signaled candidate) goes out; a probe arriving just
+    /// after that passes, instead of waiting a whole retransmission timeout.
+    pub(super) fn run_recovery_probes(&mut self, now: Instant) {
+        let Some(r) = self.recovering_remote() else {
+            return;
+        };
+        let g = &self.current;
+        if g.recover_probes >= RECOVER_PROBES || g.recover_probe_at.is_some_and(|t| now < t) {
+            return;
+        }
+        let keys: Vec<PairKey> = g
+            .checklist
+            .pairs()
+            .iter()
+            .filter(|p| {
+                p.remote == r
+                    && p.state == PairState::InProgress
+                    && !self.is_relay_pair(p.local, p.remote)
+            })
+            .map(|p| (p.local, p.remote))
+            .collect();
+        if keys.is_empty() {
+            return;
+        }
+        let ta = self.config.ta.max(Duration::from_millis(5));
+        let gid = self.current.id;
+        self.current.recover_probes += 1;
+        self.current.recover_probe_at = Some(now + ta);
+        for k in keys {
+            self.start_check(now, gid, k, CheckKind::Ordinary);
+        }
+    }
+
+    /// When the next recovery probe may go (for `poll_timeout`).
+    pub(super) fn recovery_probe_timeout(&self) -> Option<Instant> {
+        let g = &self.current;
+        (self.recovering_remote().is_some() && g.recover_probes < RECOVER_PROBES)
+            .then_some(g.recover_probe_at)
+            .flatten()
+    }
+
+    /// The remote of a data path lost with its socket, while no pair to it works again
+    /// (a relayed pair may carry the data meanwhile).
+    pub(super) fn recovering_remote(&self) -> Option<RemoteId> {
+        let g = &self.current;
+        let r = g.recover_remote?;
+        g.remote.as_ref()?;
+        let back = g
+            .checklist
+            .pairs()
+            .iter()
+            .any(|p| p.remote == r && g.is_valid((p.local, p.remote)));
+        (!back).then_some(r)
     }
 
     /// Starts the next check of one pacer; whether there was one.

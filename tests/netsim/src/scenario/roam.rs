@@ -22,14 +22,19 @@ use std::time::Duration;
 pub struct RoamOutcome {
     /// When the interface changed (since start).
     pub changed_at: Duration,
-    /// When Alice's new server-reflexive candidate reached Bob.
+    /// When the roaming side's new server-reflexive candidate reached the peer.
     pub candidates_at: Option<Duration>,
-    /// First datagram Bob received from Alice's new address.
+    /// First datagram the peer received from the roaming side's new address.
     pub bob_receives_at: Option<Duration>,
-    /// First datagram Alice received on her new socket.
+    /// First datagram the roaming side received on its new socket.
     pub alice_receives_at: Option<Duration>,
-    /// Alice's socket requests after the change, in order.
+    /// The roaming side's socket requests after the change, in order.
     pub socket_requests: Vec<SocketRequest>,
+    /// ICE restarts after the change (either side's session), and signaling messages
+    /// sent after it (both directions).
+    pub restarts: u64,
+    /// Signaling messages either side sent after the change.
+    pub signals_after: usize,
     /// The new socket was bound before the old one was closed, and the old
     /// one was closed.
     pub make_before_break: bool,
@@ -59,6 +64,19 @@ fn send_both(s: &mut Call) {
 /// Alice behind `alice`, Bob behind `bob`, connected; at 2 s Alice moves
 /// behind a fresh `to`.
 pub fn run_roam(seed: u64, alice: Preset, bob: Preset, to: Preset) -> RoamOutcome {
+    run_roam_side(seed, alice, bob, to, 0)
+}
+
+/// As [`run_roam`], with `roamer` (0: Alice, the controlling side; 1: Bob, the
+/// controlled side) moving behind `to`.
+pub fn run_roam_side(
+    seed: u64,
+    alice: Preset,
+    bob: Preset,
+    to: Preset,
+    roamer: usize,
+) -> RoamOutcome {
+    let peer = 1 - roamer;
     let mut s = Call::start(
         Topology::Pair(alice, bob),
         seed,
@@ -72,12 +90,17 @@ pub fn run_roam(seed: u64, alice: Preset, bob: Preset, to: Preset) -> RoamOutcom
         s.run(t, |_| false);
         send_both(&mut s);
     }
-    let host = s.alice.host;
-    let old_socket = s.ep(0).session().sockets().to_vec();
-    let log_at = s.ep(0).socket_log.len();
+    let host = if roamer == 0 {
+        s.alice.host
+    } else {
+        s.bob.host
+    };
+    let old_socket = s.ep(roamer).session().sockets().to_vec();
+    let log_at = s.ep(roamer).socket_log.len();
+    let restarts_before: u64 = (0..2).map(|i| s.ep(i).session().stats().restarts).sum();
     let (_, _) = s
         .net
-        .roam(host, 0, "alice-cell", to, LinkSpec::latency(ACCESS));
+        .roam(host, 0, "roamer-cell", to, LinkSpec::latency(ACCESS));
     let new_ips: Vec<IpAddr> = s.net.host_addrs(host);
     let changed_at = s.elapsed();
     let log_from = s.channel.log.len();
@@ -89,16 +112,18 @@ pub fn run_roam(seed: u64, alice: Preset, bob: Preset, to: Preset) -> RoamOutcom
         send_both(&mut s);
         let old = |ip: IpAddr| new_ips.contains(&ip);
         bob_rx = bob_rx.or_else(|| {
-            s.ep(1)
+            s.ep(peer)
                 .data
                 .iter()
                 .find(|d| {
-                    d.at > changed_at && d.via.is_some_and(|(_, from)| !is_old_peer(&s, from.ip()))
+                    d.at > changed_at
+                        && d.via
+                            .is_some_and(|(_, from)| !is_old_peer(&s, roamer, from.ip()))
                 })
                 .map(|d| d.at)
         });
         alice_rx = alice_rx.or_else(|| {
-            s.ep(0)
+            s.ep(roamer)
                 .data
                 .iter()
                 .find(|d| d.at > changed_at && d.via.is_some_and(|(local, _)| old(local.ip())))
@@ -108,14 +133,22 @@ pub fn run_roam(seed: u64, alice: Preset, bob: Preset, to: Preset) -> RoamOutcom
     let candidates_at = s.channel.log[log_from..]
         .iter()
         .find(|(_, to, lines)| {
-            *to == 1
+            *to == peer
                 && lines.iter().any(|l| {
                     matches!(Signal::from_json(l), Ok(Some(Signal::Candidate(c)))
                         if c.kind == CandidateType::ServerReflexive)
                 })
         })
         .map(|(at, _, _)| *at - s.start);
-    let socket_requests: Vec<SocketRequest> = s.ep(0).socket_log[log_at..]
+    let signals_after = s.channel.log[log_from..]
+        .iter()
+        .map(|(_, _, l)| l.len())
+        .sum();
+    let restarts = (0..2)
+        .map(|i| s.ep(i).session().stats().restarts)
+        .sum::<u64>()
+        - restarts_before;
+    let socket_requests: Vec<SocketRequest> = s.ep(roamer).socket_log[log_at..]
         .iter()
         .map(|(_, r)| r.clone())
         .collect();
@@ -131,16 +164,18 @@ pub fn run_roam(seed: u64, alice: Preset, bob: Preset, to: Preset) -> RoamOutcom
         alice_receives_at: alice_rx,
         make_before_break: matches!((bind_new, close_old), (Some(b), Some(c)) if b < c),
         socket_requests,
+        restarts,
+        signals_after,
     }
 }
 
-/// Whether `ip` is one of Alice's addresses from before the change (her old
-/// NAT's public address, or her old host address).
-fn is_old_peer(s: &Call, ip: IpAddr) -> bool {
-    if ip == s.alice.addr {
+/// Whether `ip` is one of the roaming side's addresses from before the change (its
+/// old NAT's public address, or its old host address).
+fn is_old_peer(s: &Call, roamer: usize, ip: IpAddr) -> bool {
+    let p = if roamer == 0 { &s.alice } else { &s.bob };
+    if ip == p.addr {
         return true;
     }
-    s.alice
-        .outer_nat()
+    p.outer_nat()
         .is_some_and(|g| s.net.nat(g).external_addrs().contains(&ip))
 }
