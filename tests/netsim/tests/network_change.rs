@@ -88,3 +88,96 @@ fn a_filtering_peer_needs_the_new_address_signaled_then_one_more_round_trip() {
         assert!(o.make_before_break);
     }
 }
+
+use pinhole::session::SessionState;
+use pinhole_netsim::scenario::signaling::SignalingLoss;
+use pinhole_netsim::scenario::{Call, Topology};
+
+/// Connected Alice (port-restricted) and Bob (full cone), both sending every 10 ms until
+/// `until` (since start).
+fn call_sending(seed: u64, until: Duration) -> Call {
+    let mut c = Call::start(
+        Topology::Pair(Preset::PortRestrictedCone, Preset::FullCone),
+        seed,
+        0.0,
+        SignalingLoss::default(),
+        true,
+    );
+    run_sending(&mut c, until, true);
+    c
+}
+
+fn run_sending(c: &mut Call, until: Duration, both: bool) {
+    let end = c.start + until;
+    while c.net.now() < end {
+        let t = (c.net.now() + TICK).min(end);
+        c.run(t, |_| false);
+        let now = c.net.now();
+        for i in 0..if both { 2 } else { 1 } {
+            let _ = c.ep_mut(i).send(now, b"tick");
+        }
+    }
+}
+
+fn restarts(c: &Call) -> u64 {
+    (0..2).map(|i| c.ep(i).session().stats().restarts).sum()
+}
+
+fn received_after(c: &Call, i: usize, t: Duration) -> usize {
+    c.ep(i).data.iter().filter(|d| d.at > t).count()
+}
+
+#[test]
+fn a_flapping_interface_settles_to_at_most_one_restart() {
+    let mut c = call_sending(11, Duration::from_secs(2));
+    assert_eq!(c.ep(0).session().state(), SessionState::Connected);
+    let before = restarts(&c);
+    let host = c.alice.host;
+    // Down and up five times within two seconds.
+    for k in 0..10 {
+        c.net.set_interface_up(host, 0, k % 2 == 1);
+        let until = c.elapsed() + Duration::from_millis(200);
+        run_sending(&mut c, until, true);
+    }
+    let settled = c.elapsed();
+    run_sending(&mut c, settled + Duration::from_secs(3), true);
+    let r = restarts(&c) - before;
+    println!("flapping: {r} restarts (both sides), data after: {} / {}", received_after(&c, 0, settled + Duration::from_secs(1)), received_after(&c, 1, settled + Duration::from_secs(1)));
+    assert!(r <= 2, "at most one restart (it counts on both sides): {r}");
+    assert!(received_after(&c, 0, settled + Duration::from_secs(1)) > 100);
+    assert!(received_after(&c, 1, settled + Duration::from_secs(1)) > 100);
+}
+
+#[test]
+fn the_background_sends_nothing_and_coming_back_restarts_once() {
+    let mut c = call_sending(12, Duration::from_secs(2));
+    let host = c.alice.host;
+    let now = c.net.now();
+    c.ep_mut(0).call(now, |s, now| s.set_foreground(now, false));
+    let sent_before = c.net.host_stats(host).sent;
+    let checks_before = c.ep(0).session().stats().ice.counters.checks_sent;
+    let t0 = c.elapsed();
+    // Sixty seconds in the background: Bob keeps sending, Alice sends nothing.
+    let end = t0 + Duration::from_secs(60);
+    while c.elapsed() < end {
+        let t = c.net.now() + TICK;
+        c.run(t, |_| false);
+    }
+    let sent_in_background = c.net.host_stats(host).sent - sent_before;
+    let checks = c.ep(0).session().stats().ice.counters.checks_sent - checks_before;
+    let answered = c.ep(0).session().agent().stats().pairs.iter().map(|p| p.responses_sent).sum::<u64>();
+    println!("background: alice sent {sent_in_background} datagrams in 60 s, {checks} checks (answers to bob's: {answered} in total)");
+    assert_eq!(checks, 0, "no consent check, no keepalive in the background");
+    assert!(sent_in_background <= 60, "only answers to the peer's own consent checks: {sent_in_background}");
+    let before = restarts(&c);
+    let now = c.net.now();
+    c.ep_mut(0).call(now, |s, now| s.set_foreground(now, true));
+    let back = c.elapsed();
+    run_sending(&mut c, back + Duration::from_secs(3), true);
+    let r = restarts(&c) - before;
+    assert_eq!(r, 2, "one restart, counted by both sides");
+    let first = c.ep(1).data.iter().find(|d| d.at > back).map(|d| d.at - back);
+    println!("foreground: data to bob +{first:?}, restarts {r}");
+    assert!(received_after(&c, 1, back + Duration::from_secs(1)) > 100);
+    assert!(received_after(&c, 0, back + Duration::from_secs(1)) > 100);
+}
