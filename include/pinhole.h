@@ -701,6 +701,14 @@ enum PinholeStatus pinhole_session_network_changed(struct PinholeSession *sessio
                                                    int32_t kind,
                                                    bool metered);
 
+// The app went to the background (`foreground` false: no consent checks or keepalives,
+// nothing wakes the radio but TURN refreshes) or came back (true: every socket is
+// replaced, since iOS closes a suspended app's sockets, and ICE restarts).
+//
+// # Safety
+// `session` is NULL or valid.
+enum PinholeStatus pinhole_session_set_foreground(struct PinholeSession *session, bool foreground);
+
 // Closes the session: TURN allocations are deleted, `CLOSED` is the last state event.
 // Idempotent. The session must still be freed.
 //

@@ -116,6 +116,11 @@ impl SansIo {
         self.session.network_changed(now, hint);
     }
 
+    pub(crate) fn set_foreground(&mut self, foreground: bool) {
+        let now = self.latest();
+        self.session.set_foreground(now, foreground);
+    }
+
     pub(crate) fn close(&mut self) {
         let now = self.latest();
         self.session.close(now);

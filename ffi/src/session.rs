@@ -284,6 +284,29 @@ pub unsafe extern "C" fn pinhole_session_network_changed(
     })
 }
 
+/// The app went to the background (`foreground` false: no consent checks or keepalives,
+/// nothing wakes the radio but TURN refreshes) or came back (true: every socket is
+/// replaced, since iOS closes a suspended app's sockets, and ICE restarts).
+///
+/// # Safety
+/// `session` is NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn pinhole_session_set_foreground(
+    session: *mut PinholeSession,
+    foreground: bool,
+) -> PinholeStatus {
+    with_session(session, |s| {
+        match &s.mode {
+            Mode::Runtime(r) => r.session.set_foreground(foreground),
+            Mode::SansIo(x) => x
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .set_foreground(foreground),
+        }
+        Ok(PinholeStatus::Ok)
+    })
+}
+
 /// Closes the session: TURN allocations are deleted, `CLOSED` is the last state event.
 /// Idempotent. The session must still be freed.
 ///

@@ -142,7 +142,11 @@ fn a_flapping_interface_settles_to_at_most_one_restart() {
     let settled = c.elapsed();
     run_sending(&mut c, settled + Duration::from_secs(3), true);
     let r = restarts(&c) - before;
-    println!("flapping: {r} restarts (both sides), data after: {} / {}", received_after(&c, 0, settled + Duration::from_secs(1)), received_after(&c, 1, settled + Duration::from_secs(1)));
+    println!(
+        "flapping: {r} restarts (both sides), data after: {} / {}",
+        received_after(&c, 0, settled + Duration::from_secs(1)),
+        received_after(&c, 1, settled + Duration::from_secs(1))
+    );
     assert!(r <= 2, "at most one restart (it counts on both sides): {r}");
     assert!(received_after(&c, 0, settled + Duration::from_secs(1)) > 100);
     assert!(received_after(&c, 1, settled + Duration::from_secs(1)) > 100);
@@ -165,10 +169,24 @@ fn the_background_sends_nothing_and_coming_back_restarts_once() {
     }
     let sent_in_background = c.net.host_stats(host).sent - sent_before;
     let checks = c.ep(0).session().stats().ice.counters.checks_sent - checks_before;
-    let answered = c.ep(0).session().agent().stats().pairs.iter().map(|p| p.responses_sent).sum::<u64>();
+    let answered = c
+        .ep(0)
+        .session()
+        .agent()
+        .stats()
+        .pairs
+        .iter()
+        .map(|p| p.responses_sent)
+        .sum::<u64>();
     println!("background: alice sent {sent_in_background} datagrams in 60 s, {checks} checks (answers to bob's: {answered} in total)");
-    assert_eq!(checks, 0, "no consent check, no keepalive in the background");
-    assert!(sent_in_background <= 60, "only answers to the peer's own consent checks: {sent_in_background}");
+    assert_eq!(
+        checks, 0,
+        "no consent check, no keepalive in the background"
+    );
+    assert!(
+        sent_in_background <= 60,
+        "only answers to the peer's own consent checks: {sent_in_background}"
+    );
     let before = restarts(&c);
     let now = c.net.now();
     c.ep_mut(0).call(now, |s, now| s.set_foreground(now, true));
@@ -176,7 +194,12 @@ fn the_background_sends_nothing_and_coming_back_restarts_once() {
     run_sending(&mut c, back + Duration::from_secs(3), true);
     let r = restarts(&c) - before;
     assert_eq!(r, 2, "one restart, counted by both sides");
-    let first = c.ep(1).data.iter().find(|d| d.at > back).map(|d| d.at - back);
+    let first = c
+        .ep(1)
+        .data
+        .iter()
+        .find(|d| d.at > back)
+        .map(|d| d.at - back);
     println!("foreground: data to bob +{first:?}, restarts {r}");
     assert!(received_after(&c, 1, back + Duration::from_secs(1)) > 100);
     assert!(received_after(&c, 0, back + Duration::from_secs(1)) > 100);

@@ -139,6 +139,7 @@ pub(super) async fn run(
     shared: Arc<Shared>,
     mut io_rx: mpsc::UnboundedReceiver<IoEvent>,
     io_tx: mpsc::UnboundedSender<IoEvent>,
+    mut monitor: Option<super::super::NetworkMonitor>,
 ) {
     let mut streams = Streams::default();
     let mut closing_since: Option<Instant> = None;
@@ -182,6 +183,13 @@ pub(super) async fn run(
                 inner.outbox.append(&mut items);
             }
             _ = receive(&shared) => {}
+            snapshot = next_network_change(&mut monitor) => {
+                let mut inner = shared.lock();
+                inner.session.handle_input(Instant::now(), Input::Network(&snapshot));
+                let mut items = Vec::new();
+                drain(&mut inner, &mut items);
+                inner.outbox.append(&mut items);
+            }
         }
     }
     if let super::delivery::Sink::Queues(q) = &shared.sink {
@@ -368,6 +376,16 @@ async fn receive(shared: &Shared) {
         Poll::Ready(())
     })
     .await
+}
+
+/// The monitor's next snapshot; never, without a monitor.
+async fn next_network_change(
+    monitor: &mut Option<super::super::NetworkMonitor>,
+) -> crate::netchange::NetworkSnapshot {
+    match monitor {
+        Some(m) => m.next_change().await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

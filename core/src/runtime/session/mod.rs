@@ -89,10 +89,18 @@ impl Session {
             deadline: None,
             send_errors: 0,
         };
-        if enumerate {
-            let ips: Vec<std::net::IpAddr> =
-                interface_addresses().into_iter().map(|a| a.ip).collect();
-            inner.session.handle_input(now, Input::LocalAddresses(&ips));
+        // Without configured addresses the session follows the host's: a network monitor
+        // where the OS has one the app may use (Linux netlink), else the interface list now
+        // and on every `network_changed`.
+        let monitor = if enumerate { start_monitor() } else { None };
+        match &monitor {
+            Some(m) => inner.session.handle_input(now, Input::Network(m.current())),
+            None if enumerate => {
+                let ips: Vec<std::net::IpAddr> =
+                    interface_addresses().into_iter().map(|a| a.ip).collect();
+                inner.session.handle_input(now, Input::LocalAddresses(&ips));
+            }
+            None => {}
         }
         // The first binds happen here, so that a session that cannot bind anything says
         // so at once.
@@ -151,7 +159,7 @@ impl Session {
             done_notify: Notify::new(),
         });
         let (io_tx, io_rx) = mpsc::unbounded_channel();
-        runtime.spawn(driver::run(shared.clone(), io_rx, io_tx));
+        runtime.spawn(driver::run(shared.clone(), io_rx, io_tx, monitor));
         Ok(Session { shared })
     }
 
@@ -191,6 +199,15 @@ impl Session {
                 interface_addresses().into_iter().map(|a| a.ip).collect();
             inner.session.handle_input(now, Input::LocalAddresses(&ips));
         }
+        self.shared.after_call(inner);
+    }
+
+    /// The app went to the background (`false`) or came back (`true`): see
+    /// [`crate::session::Session::set_foreground`]. Coming back replaces every socket (a
+    /// suspended iOS app's sockets are dead) and restarts ICE.
+    pub fn set_foreground(&self, foreground: bool) {
+        let mut inner = self.shared.lock();
+        inner.session.set_foreground(Instant::now(), foreground);
         self.shared.after_call(inner);
     }
 
@@ -292,6 +309,22 @@ impl Session {
     /// Whether the session finished closing.
     pub fn is_finished(&self) -> bool {
         self.shared.done.load(Ordering::Acquire)
+    }
+}
+
+/// The OS network monitor, where there is one the process may use (Linux netlink; not
+/// Android, whose apps may not use netlink: the host feeds `network_changed` there).
+fn start_monitor() -> Option<super::NetworkMonitor> {
+    if cfg!(not(target_os = "linux")) {
+        return None;
+    }
+    match super::NetworkMonitor::start(super::MonitorConfig::default()) {
+        Ok(m) if !m.current().addresses.is_empty() => Some(m),
+        Ok(_) => None,
+        Err(e) => {
+            log::debug!("session: no network monitor ({e}); following network_changed calls only");
+            None
+        }
     }
 }
 
