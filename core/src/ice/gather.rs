@@ -170,13 +170,56 @@ impl IceAgent {
             .checklist
             .add_local(LocalCandidate::new(host.clone(), addr));
         self.announce_local(host);
-        let servers: Vec<SocketAddr> = self
-            .config
-            .stun_servers
+        let servers = self.config.stun_servers.clone();
+        self.request_srflx(now, addr, &servers);
+        self.set_gathering_state(GatheringState::Gathering);
+    }
+
+    /// Servers learned after the sockets gathered (a NAT64 prefix discovered late makes
+    /// IPv4 servers reachable from IPv6 sockets): the sockets gather from them too.
+    pub(crate) fn add_servers(
+        &mut self,
+        now: Instant,
+        stun: &[SocketAddr],
+        turn: &[super::relay::RelayServer],
+    ) {
+        if self.closed {
+            return;
+        }
+        let stun: Vec<SocketAddr> = stun
+            .iter()
+            .copied()
+            .filter(|s| !self.config.stun_servers.contains(s))
+            .collect();
+        self.config.stun_servers.extend(stun.iter().copied());
+        self.config.turn_servers.extend(turn.iter().cloned());
+        let sockets: Vec<SocketAddr> = self
+            .sockets
+            .iter()
+            .filter(|s| s.offered)
+            .map(|s| s.addr)
+            .collect();
+        for addr in sockets {
+            if !turn.is_empty() {
+                self.start_relays(now, addr);
+            }
+            if self.config.transport_policy != super::config::TransportPolicy::Relay {
+                self.request_srflx(now, addr, &stun);
+            }
+        }
+        self.drive(now);
+    }
+
+    /// One server-reflexive request from `addr` per server of its family.
+    fn request_srflx(&mut self, now: Instant, addr: SocketAddr, servers: &[SocketAddr]) {
+        let servers: Vec<SocketAddr> = servers
             .iter()
             .copied()
             .filter(|s| s.is_ipv4() == addr.is_ipv4())
             .collect();
+        if !servers.is_empty() {
+            self.set_gathering_state(GatheringState::Gathering);
+        }
         for server in servers {
             let tid = TransactionId::random(&mut *self.rng);
             let req = encode_to_vec(
@@ -200,7 +243,6 @@ impl IceAgent {
                 self.current.gathering += 1;
             }
         }
-        self.set_gathering_state(GatheringState::Gathering);
     }
 
     /// A Binding response from a STUN server.

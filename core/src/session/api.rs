@@ -63,6 +63,7 @@ impl Session {
     fn apply_signal(&mut self, now: Instant, m: Signal) -> Result<(), SessionError> {
         let r = match m {
             Signal::Credentials(c) => {
+                self.remote_v4.clear();
                 if !self.role_decided {
                     self.role_decided = true;
                     self.decide_role(c.role, c.tie_breaker);
@@ -80,6 +81,7 @@ impl Session {
                     .handle_input(now, IceInput::RemoteCredentials(c.credentials))
             }
             Signal::Candidate(c) => {
+                self.nat64_candidate(now, &c);
                 match self.agent.handle_input(now, IceInput::RemoteCandidate(c)) {
                     // Another stack's TCP or RTCP candidates: not ours to use, not an error.
                     Err(

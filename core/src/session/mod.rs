@@ -61,6 +61,7 @@ mod api;
 mod config;
 mod events;
 mod inbox;
+mod nat64;
 mod network;
 mod network_change;
 mod resolve;
@@ -123,6 +124,10 @@ pub enum Input<'a> {
         /// Its local address (with the port the OS chose).
         addr: SocketAddr,
     },
+    /// The NAT64 prefixes of an IPv6-only network (RFC 7050 discovery by the pump;
+    /// empty when there is none): IPv4 servers and peer candidates become reachable
+    /// through the translator (see `nat64.rs`).
+    Nat64(&'a [crate::nat::Nat64Prefix]),
     /// A [`SocketRequest::Bind`] failed.
     SocketFailed {
         /// The address asked for.
@@ -241,6 +246,13 @@ pub struct Session {
     sockets: Sockets,
     streams: Streams,
     turn: Vec<TurnEntry>,
+    /// NAT64 prefixes (IPv6-only host), first preferred.
+    nat64: Vec<crate::nat::Nat64Prefix>,
+    /// The peer's IPv4 candidates of this generation (NAT64 twins when a prefix comes).
+    remote_v4: Vec<crate::ice::Candidate>,
+    /// Servers as resolved (before NAT64 synthesis).
+    stun_resolved: Vec<SocketAddr>,
+    relays_resolved: Vec<RelayServer>,
     /// Configured STUN servers (host, port) waiting for their names to resolve.
     stun_pending: Vec<(String, u16)>,
     /// Configured TURN servers waiting for their names to resolve.
@@ -307,6 +319,10 @@ impl Session {
             sockets: Sockets::default(),
             streams: Streams::default(),
             turn: Vec::new(),
+            nat64: Vec::new(),
+            remote_v4: Vec::new(),
+            stun_resolved: Vec::new(),
+            relays_resolved: Vec::new(),
             turn_pending: servers.turn,
             turn_unresolved: 0,
             events: VecDeque::new(),
@@ -442,6 +458,11 @@ impl Session {
                     let _ = self.agent.remove_local_socket(now, addr);
                 }
             }
+            Input::Nat64(prefixes) => {
+                if !self.closed {
+                    self.on_nat64(now, prefixes);
+                }
+            }
             Input::Resolved { id, result } => {
                 self.resolver.answer(id, result);
                 self.maybe_start(now);
@@ -545,9 +566,12 @@ impl Session {
                 }
             }
         }
+        self.stun_resolved = stun.clone();
+        self.relays_resolved = relays.clone();
+        let (synth_stun, synth_turn) = self.synthesized_servers(&stun, &relays);
         let config = self.agent.config_mut();
-        config.stun_servers = stun;
-        config.turn_servers = relays;
+        config.stun_servers = stun.into_iter().chain(synth_stun).collect();
+        config.turn_servers = relays.into_iter().chain(synth_turn).collect();
         for addr in self.sockets.all().to_vec() {
             self.add_socket(now, addr);
         }

@@ -173,6 +173,14 @@ impl SessionEndpoint {
         self
     }
 
+    /// Tells the session the NAT64 prefixes of its IPv6-only network (what the runtime
+    /// learns by RFC 7050 discovery).
+    pub fn set_nat64(&mut self, now: Instant, prefixes: &[pinhole::nat::Nat64Prefix]) {
+        self.session
+            .handle_input(now, pinhole::session::Input::Nat64(prefixes));
+        self.drain(now);
+    }
+
     /// The UDP port every socket is bound on.
     pub fn port(&self) -> u16 {
         self.port

@@ -143,6 +143,9 @@ pub(super) async fn run(
 ) {
     let mut streams = Streams::default();
     let mut closing_since: Option<Instant> = None;
+    if monitor.is_some() {
+        io::discover_nat64(shared.dns_timeout, io_tx.clone());
+    }
     loop {
         // Work and deliveries queued by API calls or the last wake-up.
         let (work, mut items, deadline, closed) = {
@@ -219,6 +222,7 @@ fn on_io(shared: &Shared, ev: IoEvent) {
                 reason: &reason,
             },
         ),
+        IoEvent::Nat64(prefixes) => inner.session.handle_input(now, Input::Nat64(&prefixes)),
     }
     let mut items = Vec::new();
     drain(&mut inner, &mut items);

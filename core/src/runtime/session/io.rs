@@ -37,6 +37,18 @@ pub(super) enum IoEvent {
         id: StreamId,
         reason: String,
     },
+    Nat64(Vec<crate::nat::Nat64Prefix>),
+}
+
+/// On an IPv6-only host: the NAT64 prefixes, by RFC 7050 discovery, in the background.
+pub(super) fn discover_nat64(limit: Duration, tx: mpsc::UnboundedSender<IoEvent>) {
+    if !super::super::host_is_ipv6_only() {
+        return;
+    }
+    tokio::spawn(async move {
+        let prefixes = super::super::discover_nat64_prefixes(limit).await;
+        let _ = tx.send(IoEvent::Nat64(prefixes));
+    });
 }
 
 /// Binds a non-blocking UDP socket with large buffers (must run inside the runtime).

@@ -72,6 +72,9 @@ pub enum Topology {
     /// Alice (controlling) behind the first preset, Bob behind the second,
     /// each over its own 50 ms access link.
     Pair(Preset, Preset),
+    /// Alice on an IPv6-only mobile network behind a NAT64 (the session is told the
+    /// prefix, as the runtime's RFC 7050 discovery would), Bob on IPv4 behind the preset.
+    Nat64Pair(Preset),
     /// Both on one LAN behind one port-restricted NAT.
     SameLan,
     /// Each behind its own home router (port-restricted cone), both behind
@@ -84,10 +87,23 @@ impl Topology {
     pub fn name(&self) -> String {
         match self {
             Topology::Pair(a, b) => format!("{} x {}", a.name(), b.name()),
+            Topology::Nat64Pair(b) => format!("IPv6-only NAT64 x {}", b.name()),
             Topology::SameLan => "same LAN".into(),
             Topology::SharedNat { hairpinning: true } => "one NAT, hairpinning".into(),
             Topology::SharedNat { hairpinning: false } => "one NAT, no hairpinning".into(),
         }
+    }
+}
+
+/// The mobile NAT64 of [`Topology::Nat64Pair`], on a network-specific prefix
+/// (2001:db8:64::/96) as many carriers use: netsim's "public" hosts live in documentation
+/// ranges, which RFC 6052 §3.1 keeps out of the Well-Known Prefix, and the session honours
+/// that rule (it gives such peer candidates no IPv6 twin there).
+pub fn nat64_network_specific() -> crate::Nat64Config {
+    crate::Nat64Config {
+        prefix: crate::Nat64Prefix::new("2001:db8:64::".parse().expect("literal"), 96)
+            .expect("a valid /96"),
+        ..presets::ipv6_only_mobile(Duration::from_secs(60))
     }
 }
 
@@ -118,6 +134,10 @@ fn build(net: &mut Internet, topo: Topology, loss: f64) -> (Peer, Peer) {
     match topo {
         Topology::Pair(a, b) => (
             net.peer_with_link("alice", a, access(loss)),
+            net.peer_with_link("bob", b, access(loss)),
+        ),
+        Topology::Nat64Pair(b) => (
+            net.peer_ipv6_only("alice", nat64_network_specific(), access(loss)),
             net.peer_with_link("bob", b, access(loss)),
         ),
         Topology::SameLan => {
@@ -192,10 +212,13 @@ impl Call {
         let (alice, bob) = build(&mut net, topo, access_loss);
         let start = net.now();
         let mut eps = Vec::new();
-        for (i, host) in [alice.host, bob.host].into_iter().enumerate() {
-            let ep = SessionEndpoint::new(start, session_config(i), net.fork_rng())
+        for (i, peer) in [&alice, &bob].into_iter().enumerate() {
+            let mut ep = SessionEndpoint::new(start, session_config(i), net.fork_rng())
                 .expect("a valid session configuration");
-            eps.push(net.attach_on_ports(host, &[ICE_PORT], ep));
+            if let Some(prefix) = peer.nat().and_then(|g| net.sim.nat64_prefix(g)) {
+                ep.set_nat64(start, &[prefix]);
+            }
+            eps.push(net.attach_on_ports(peer.host, &[ICE_PORT], ep));
         }
         let mut s = Call {
             net,

@@ -183,6 +183,10 @@ impl Scenario {
         let apdf = NatClass::Eim(Filter::Apd);
         match self.topology {
             Topology::Pair(a, b) => lower_bound(a, b),
+            // The mobile NAT64: endpoint-independent mapping, address-dependent filtering.
+            Topology::Nat64Pair(b) => {
+                lower_bound_rtt(NatClass::Eim(Filter::Ad), class(b), bound::PEER_RTT)
+            }
             Topology::SameLan => Some(signaling::SIGNALING_DELAY),
             Topology::SharedNat { hairpinning: true } => {
                 lower_bound_rtt(apdf, apdf, Duration::ZERO)
