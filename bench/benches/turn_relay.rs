@@ -101,7 +101,30 @@ struct EchoPeer {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
     count: Arc<Mutex<PeerCount>>,
+    /// The echo thread's own CPU time so far (ns), to take it out of Pinhole's figure.
+    cpu_ns: Arc<std::sync::atomic::AtomicU64>,
     thread: Option<JoinHandle<()>>,
+}
+
+/// This thread's CPU time (CLOCK_THREAD_CPUTIME_ID), in ns.
+fn thread_cpu_ns() -> u64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: writes into a timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
+
+/// CPU time of this process (`who` = RUSAGE_SELF) or of its reaped children
+/// (RUSAGE_CHILDREN), in ns.
+fn rusage_ns(who: i32) -> u64 {
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes into the zeroed struct we own.
+    unsafe { libc::getrusage(who, &mut u) };
+    let ns = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1000;
+    ns(u.ru_utime) + ns(u.ru_stime)
 }
 
 impl EchoPeer {
@@ -112,10 +135,12 @@ impl EchoPeer {
         let addr = sock.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let count = Arc::new(Mutex::new(PeerCount::default()));
-        let (s, c) = (stop.clone(), count.clone());
+        let cpu_ns = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (s, c, cpu) = (stop.clone(), count.clone(), cpu_ns.clone());
         let thread = std::thread::spawn(move || {
             let mut buf = vec![0u8; 65_536];
             while !s.load(Ordering::Relaxed) {
+                cpu.store(thread_cpu_ns(), Ordering::Relaxed);
                 let Ok((n, from)) = sock.recv_from(&mut buf) else {
                     continue;
                 };
@@ -133,6 +158,7 @@ impl EchoPeer {
             addr,
             stop,
             count,
+            cpu_ns,
             thread: Some(thread),
         }
     }
@@ -206,6 +232,9 @@ struct Outcome {
     rtt_avg: Option<f64>,
     rtt_p50: Option<f64>,
     rtt_p99: Option<f64>,
+    /// The client's CPU time per packet echoed back, µs (uclient: the child process;
+    /// Pinhole: this process minus the echo peer's thread).
+    cpu_us: Option<f64>,
     note: String,
 }
 
@@ -231,6 +260,7 @@ fn uclient(turn: &Coturn, peer: &EchoPeer, sc: Scenario) -> Outcome {
     };
     peer.reset();
     let kernel_before = udp_rcvbuf_errors();
+    let children_before = rusage_ns(libc::RUSAGE_CHILDREN);
     let mut child = Command::new("turnutils_uclient")
         .args(["-c", "-m", "1", "-u", USER, "-w", PASS, "-e", "127.0.0.1"])
         .args(["-r", &peer.addr.port().to_string()])
@@ -243,6 +273,7 @@ fn uclient(turn: &Coturn, peer: &EchoPeer, sc: Scenario) -> Outcome {
         .spawn()
         .expect("turnutils_uclient runs (apt-get install coturn)");
     let status = wait_bounded(&mut child, PROCESS_LIMIT);
+    let child_cpu_ns = rusage_ns(libc::RUSAGE_CHILDREN) - children_before;
     let seen = peer.take();
     let text = std::fs::read_to_string(&out_path).unwrap_or_default();
     let num_after = |line: &str, key: &str| -> Option<f64> {
@@ -270,6 +301,9 @@ fn uclient(turn: &Coturn, peer: &EchoPeer, sc: Scenario) -> Outcome {
         if let Some(r) = num_after(line, "Average round trip delay ") {
             o.rtt_avg = Some(r);
         }
+    }
+    if o.received > 0 {
+        o.cpu_us = Some(child_cpu_ns as f64 / 1000.0 / o.received as f64);
     }
     if status.is_none() {
         o.note = format!("killed after {PROCESS_LIMIT:?}");
@@ -316,6 +350,10 @@ async fn pinhole(turn: &Coturn, peer: &EchoPeer, sc: Scenario) -> Outcome {
         .expect("Pinhole binds a channel");
     peer.reset();
     let kernel_before = udp_rcvbuf_errors();
+    let (cpu_before, peer_cpu_before) = (
+        rusage_ns(libc::RUSAGE_SELF),
+        peer.cpu_ns.load(Ordering::Relaxed),
+    );
     // uclient's -z Z >= 1 catches up late packets (Burst); so does the matched rate.
     let (mut ticker, rate) = match sc.pacing {
         Pacing::Interval(ms) => {
@@ -382,6 +420,8 @@ async fn pinhole(turn: &Coturn, peer: &EchoPeer, sc: Scenario) -> Outcome {
         }
     }
     let send_secs = (done_at - start).as_secs_f64();
+    let client_cpu_ns = (rusage_ns(libc::RUSAGE_SELF) - cpu_before)
+        .saturating_sub(peer.cpu_ns.load(Ordering::Relaxed) - peer_cpu_before);
     let stats = s.stats().await.expect("stats");
     let seen = peer.take();
     let _ = s.close().await;
@@ -407,6 +447,7 @@ async fn pinhole(turn: &Coturn, peer: &EchoPeer, sc: Scenario) -> Outcome {
         rtt_avg: avg,
         rtt_p50: percentile(&rtts, 0.5),
         rtt_p99: percentile(&rtts, 0.99),
+        cpu_us: (received > 0).then(|| client_cpu_ns as f64 / 1000.0 / received as f64),
         note: note.trim().to_string(),
     }
 }
@@ -422,7 +463,7 @@ fn ms(v: Option<f64>) -> String {
 fn print_row(run: usize, sc: &Scenario, client: &str, o: &Outcome) {
     println!(
         "run {run} | {:>4} B | {:<24} | {client:<8} | sent {:>6}/{:<6} recv {:>6} | loss {:>6.2}% | \
-         {:>8.0} pkt/s {:>7.2} Mbit/s | rtt avg {} p50 {} p99 {} ms | {}",
+         {:>8.0} pkt/s {:>7.2} Mbit/s | rtt avg {} p50 {} p99 {} ms | cpu {} us/pkt | {}",
         sc.size,
         sc.pacing.label(),
         o.sent,
@@ -434,6 +475,7 @@ fn print_row(run: usize, sc: &Scenario, client: &str, o: &Outcome) {
         ms(o.rtt_avg),
         ms(o.rtt_p50),
         ms(o.rtt_p99),
+        o.cpu_us.map(|c| format!("{c:.2}")).unwrap_or_else(|| "-".into()),
         o.note
     );
 }
