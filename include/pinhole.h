@@ -745,7 +745,8 @@ enum PinholeStatus pinhole_session_stats_json(const struct PinholeSession *sessi
 void pinhole_string_free(char *s);
 
 // The next queued event (`PINHOLE_STATUS_EMPTY` if none). Free it with
-// `pinhole_event_free`. Never blocks.
+// `pinhole_event_free`. Never blocks. `PINHOLE_STATUS_WRONG_MODE` when the session
+// has an event callback (which gets every event).
 //
 // # Safety
 // `session` is NULL or valid; `out_event` writable.
@@ -755,6 +756,7 @@ enum PinholeStatus pinhole_session_poll_event(struct PinholeSession *session,
 // Copies the next queued datagram into `buf` (`PINHOLE_STATUS_EMPTY` if none).
 // `*out_len` is the datagram's length; if it exceeds `capacity` the datagram was
 // truncated to `capacity` bytes (the rest is lost). Never blocks, never allocates.
+// `PINHOLE_STATUS_WRONG_MODE` when the session has a datagram callback.
 //
 // # Safety
 // `session` is NULL or valid; `buf` has `capacity` writable bytes; `out_len` writable.

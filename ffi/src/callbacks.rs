@@ -105,6 +105,12 @@ impl Gate {
         })
     }
 
+    /// Holds callbacks back (they wait) until the guard is dropped: for the start of a
+    /// session, until its handle is set.
+    pub(crate) fn hold(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.lock.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// The handle passed to callbacks (set once the session is boxed).
     pub(crate) fn set_session(&self, s: *mut PinholeSession) {
         self.session.store(s, Ordering::Release);

@@ -107,6 +107,10 @@ pub unsafe extern "C" fn pinhole_session_new(
         }
         let rt = crate::runtime::get()?;
         let gate = Gate::new();
+        // Callbacks wait at the gate until the session handle they are given exists: the
+        // first event (the signal) is delivered on Pinhole's thread as soon as the session
+        // starts, which can be before this function reaches `set_session`.
+        let starting = gate.hold();
         let (delivery, wakeup) = if callbacks.on_pinhole_thread {
             let l = CListener {
                 callbacks: callbacks.clone(),
@@ -140,17 +144,20 @@ pub unsafe extern "C" fn pinhole_session_new(
             gate: gate.clone(),
             wakeup,
         });
-        if rts.callbacks.any() && !rts.callbacks.on_pinhole_thread {
-            RUN_REGISTRY
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(Arc::downgrade(&rts));
-        }
+        let registered =
+            (rts.callbacks.any() && !rts.callbacks.on_pinhole_thread).then(|| Arc::downgrade(&rts));
         let boxed = Box::into_raw(Box::new(PinholeSession {
             mode: Mode::Runtime(rts),
             poisoned: AtomicBool::new(false),
         }));
         gate.set_session(boxed);
+        drop(starting);
+        if let Some(weak) = registered {
+            RUN_REGISTRY
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(weak);
+        }
         // SAFETY: checked non-NULL, writable per contract.
         unsafe { *o = boxed };
         Ok(PinholeStatus::Ok)
@@ -416,7 +423,8 @@ pub unsafe extern "C" fn pinhole_string_free(s: *mut c_char) {
 }
 
 /// The next queued event (`PINHOLE_STATUS_EMPTY` if none). Free it with
-/// `pinhole_event_free`. Never blocks.
+/// `pinhole_event_free`. Never blocks. `PINHOLE_STATUS_WRONG_MODE` when the session
+/// has an event callback (which gets every event).
 ///
 /// # Safety
 /// `session` is NULL or valid; `out_event` writable.
@@ -428,6 +436,12 @@ pub unsafe extern "C" fn pinhole_session_poll_event(
     with_session(session, |s| {
         let o = out(out_event, "out_event")?;
         let r = runtime_mode(s)?;
+        if r.callbacks.event.is_some() {
+            return Err(Failure::new(
+                PinholeStatus::WrongMode,
+                "this session delivers its events to its event callback (pinhole_config_set_event_callback): there is nothing to poll",
+            ));
+        }
         match r.session.try_next_event() {
             Some(e) => {
                 // SAFETY: checked non-NULL, writable per contract.
@@ -442,6 +456,7 @@ pub unsafe extern "C" fn pinhole_session_poll_event(
 /// Copies the next queued datagram into `buf` (`PINHOLE_STATUS_EMPTY` if none).
 /// `*out_len` is the datagram's length; if it exceeds `capacity` the datagram was
 /// truncated to `capacity` bytes (the rest is lost). Never blocks, never allocates.
+/// `PINHOLE_STATUS_WRONG_MODE` when the session has a datagram callback.
 ///
 /// # Safety
 /// `session` is NULL or valid; `buf` has `capacity` writable bytes; `out_len` writable.
@@ -458,6 +473,12 @@ pub unsafe extern "C" fn pinhole_session_recv(
             return Err(Failure::null("buf"));
         }
         let r = runtime_mode(s)?;
+        if r.callbacks.datagram.is_some() {
+            return Err(Failure::new(
+                PinholeStatus::WrongMode,
+                "this session delivers its datagrams to its datagram callback (pinhole_config_set_datagram_callback): there is nothing to receive",
+            ));
+        }
         let dst: &mut [u8] = if capacity == 0 {
             &mut []
         } else {
