@@ -3,6 +3,7 @@
 # tests that drive real software (coturn, Debian's stun client, libnice) and real kernel
 # NAT in network namespaces. Those are #[ignore]d in a plain `cargo test` (they need root
 # and Debian packages) and run here with --include-ignored: they never skip quietly.
+# Before them the C and C++ tiers (tests/c/run.sh, tests/cpp/run.sh).
 # Then the cross tier: the C facade cross-built for arm64 and armv7 and the core's unit
 # tests run there under qemu-user (scripts/fuzz-smoke.sh
 scripts/test-cross-arm.sh).
@@ -10,6 +11,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
+# The C and C++ consumers first: they build the C library into a target dir of their own,
+# which cli/tests/c_peer.rs (in the workspace run below) then finds fresh.
+tests/c/run.sh
+tests/cpp/run.sh
 cargo test --workspace --locked --no-fail-fast -- --include-ignored
 scripts/fuzz-smoke.sh
 scripts/test-cross-arm.sh
