@@ -66,6 +66,25 @@ fn static_lib() -> PathBuf {
             "--message-format=json",
         ])
         .env("CARGO_TARGET_DIR", &target_dir);
+    // What cargo set for this test process describes pinhole-cli, not the build below;
+    // some build scripts (ring's) track CARGO_MANIFEST_DIR, and a value that differs from
+    // tests/c/run.sh's build would rebuild the library both ways.
+    for (key, _) in std::env::vars_os() {
+        let k = key.to_string_lossy();
+        if k.starts_with("CARGO_PKG_")
+            || k.starts_with("CARGO_BIN_")
+            || [
+                "CARGO_MANIFEST_DIR",
+                "CARGO_MANIFEST_PATH",
+                "CARGO_CRATE_NAME",
+                "CARGO_PRIMARY_PACKAGE",
+                "CARGO_TARGET_TMPDIR",
+            ]
+            .contains(&k.as_ref())
+        {
+            cmd.env_remove(&key);
+        }
+    }
     if release {
         cmd.arg("--release");
     }
