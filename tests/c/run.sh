@@ -135,11 +135,17 @@ done_step "${#tests[@]} tests clean under ASan+UBSan"
 # registries are reachable: when there is none this says so loudly and the run goes on
 # (valgrind above already checks every Rust instruction, only slower).
 runs=$((${#tests[@]} * 4 + 1))
-if rustup run nightly rustc --version >/dev/null 2>&1; then
+asan_log="$target/rust-asan.log"
+if ! rustup run nightly rustc --version >/dev/null 2>&1; then
+  say "WARNING: no nightly toolchain: the Rust-side ASan build was NOT run (valgrind and C-side ASan were)"
+elif ! CARGO_TARGET_DIR="$target/rust-asan" \
+  RUSTFLAGS="-Zsanitizer=address -Cunsafe-allow-abi-mismatch=sanitizer" \
+  cargo +nightly build -q --locked -p pinhole-ffi --target x86_64-unknown-linux-gnu >"$asan_log" 2>&1; then
+  # A nightly that no longer takes these flags is a toolchain matter, not a finding.
+  tail -20 "$asan_log" >&2
+  say "WARNING: this nightly could not build the library with -Zsanitizer=address (above): the Rust-side ASan run was NOT done"
+else
   asan_lib="$target/rust-asan/x86_64-unknown-linux-gnu/debug"
-  CARGO_TARGET_DIR="$target/rust-asan" \
-    RUSTFLAGS="-Zsanitizer=address -Cunsafe-allow-abi-mismatch=sanitizer" \
-    cargo +nightly build -q --locked -p pinhole-ffi --target x86_64-unknown-linux-gnu
   for t in "${tests[@]}"; do
     gcc "${cflags[@]}" "${sanitize[@]}" "tests/c/$t.c" "$asan_lib/libpinhole_ffi.a" "${native[@]}" \
       -o "$bin/$t.rust-asan"
@@ -148,8 +154,6 @@ if rustup run nightly rustc --version >/dev/null 2>&1; then
   done
   runs=$((runs + ${#tests[@]}))
   done_step "${#tests[@]} tests clean with the Rust library built with -Zsanitizer=address ($(rustc +nightly --version))"
-else
-  say "WARNING: no nightly toolchain: the Rust-side ASan build was NOT run (valgrind and C-side ASan were)"
 fi
 
 say "$runs C test runs (static, shared, valgrind, ASan+UBSan[, Rust ASan]) + README example passed in $((SECONDS - t0)) s"
