@@ -303,6 +303,10 @@ class SessionRef {
   Status network_changed(PinholeNetworkKind kind, bool metered = false) const {
     return Status::from(pinhole_session_network_changed(s_, kind, metered));
   }
+  /// The app went to the background (false) or came back (true).
+  Status set_foreground(bool foreground) const {
+    return Status::from(pinhole_session_set_foreground(s_, foreground));
+  }
   Result<PinholeState> state() const {
     PinholeState st = PINHOLE_STATE_NEW;
     Status s = Status::from(pinhole_session_state(s_, &st));

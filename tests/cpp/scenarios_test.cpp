@@ -115,6 +115,8 @@ TEST(BadInput, StatusesAndMessages) {
   EXPECT_EQ(s->poll_output(out).code(), PINHOLE_STATUS_WRONG_MODE);
   EXPECT_EQ(s->network_changed(static_cast<PinholeNetworkKind>(99)).code(),
             PINHOLE_STATUS_INVALID_ARGUMENT);
+  EXPECT_TRUE(s->set_foreground(false));
+  EXPECT_TRUE(s->set_foreground(true));
 
   // A moved-from or reset session is empty: calls are errors, never crashes.
   Session moved = *std::move(s);
