@@ -488,71 +488,6 @@ enum PinholeStatus pinhole_session_new_sansio(const struct PinholeConfig *config
 enum PinholeStatus pinhole_session_poll_output(struct PinholeSession *session,
                                                enum PinholeOutputKind *out_kind);
 
-// For `TIMEOUT`: when to call `pinhole_session_handle_timeout`, in the caller's
-// microseconds (`UINT64_MAX`: only when new input arrives).
-//
-// # Safety
-// `session` is NULL or valid; `at_us` writable.
-enum PinholeStatus pinhole_session_output_timeout(const struct PinholeSession *session,
-                                                  uint64_t *at_us);
-
-// For `TRANSMIT`: send `*len` bytes at `*data` from your socket `from` to `to`. The
-// bytes stay valid until the next poll.
-//
-// # Safety
-// `session` is NULL or valid; the out-parameters writable.
-enum PinholeStatus pinhole_session_output_transmit(const struct PinholeSession *session,
-                                                   struct PinholeAddress *from,
-                                                   struct PinholeAddress *to,
-                                                   const uint8_t *const *data,
-                                                   size_t *len);
-
-// For `SOCKET_BIND` (IP and port to bind, port 0 = any) and `SOCKET_CLOSE` (the socket).
-//
-// # Safety
-// `session` is NULL or valid; `addr` writable.
-enum PinholeStatus pinhole_session_output_socket(const struct PinholeSession *session,
-                                                 struct PinholeAddress *addr);
-
-// For `RESOLVE`: look up `host` (NUL-terminated, valid until the next poll) and answer
-// with `pinhole_session_resolved(id, …)` using `port`.
-//
-// # Safety
-// `session` is NULL or valid; the out-parameters writable.
-enum PinholeStatus pinhole_session_output_resolve(const struct PinholeSession *session,
-                                                  uint64_t *id,
-                                                  const char **host,
-                                                  uint16_t *port);
-
-// For `STREAM_CONNECT`/`STREAM_SEND`/`STREAM_CLOSE`: the stream `id`; for a connect the
-// `server`, `*tls` (true: TLS over TCP, verify the certificate against `*tls_name`) ; for
-// a send the bytes to write (valid until the next poll). Unused outputs are zeroed/NULL.
-//
-// # Safety
-// `session` is NULL or valid; the out-parameters writable.
-enum PinholeStatus pinhole_session_output_stream(const struct PinholeSession *session,
-                                                 uint64_t *id,
-                                                 struct PinholeAddress *server,
-                                                 bool *tls,
-                                                 const char **tls_name,
-                                                 const uint8_t **data,
-                                                 size_t *len);
-
-// For `EVENT`: the event, valid until the next poll (do not free it).
-//
-// # Safety
-// `session` is NULL or valid; `event` writable.
-enum PinholeStatus pinhole_session_output_event(const struct PinholeSession *session,
-                                                const struct PinholeEvent **event);
-
-// For `DATAGRAM`: a datagram from the peer, valid until the next poll.
-//
-// # Safety
-// `session` is NULL or valid; the out-parameters writable.
-enum PinholeStatus pinhole_session_output_datagram(const struct PinholeSession *session,
-                                                   const uint8_t **data,
-                                                   size_t *len);
-
 // A datagram arrived on your socket `local` from `from`. The bytes are read during the
 // call only (no copy is kept unless they are application data).
 //
@@ -646,6 +581,71 @@ enum PinholeStatus pinhole_session_stream_closed(struct PinholeSession *session,
                                                  uint64_t now_us,
                                                  uint64_t id,
                                                  const char *reason);
+
+// For `TIMEOUT`: when to call `pinhole_session_handle_timeout`, in the caller's
+// microseconds (`UINT64_MAX`: only when new input arrives).
+//
+// # Safety
+// `session` is NULL or valid; `at_us` writable.
+enum PinholeStatus pinhole_session_output_timeout(const struct PinholeSession *session,
+                                                  uint64_t *at_us);
+
+// For `TRANSMIT`: send `*len` bytes at `*data` from your socket `from` to `to`. The
+// bytes stay valid until the next poll.
+//
+// # Safety
+// `session` is NULL or valid; the out-parameters writable.
+enum PinholeStatus pinhole_session_output_transmit(const struct PinholeSession *session,
+                                                   struct PinholeAddress *from,
+                                                   struct PinholeAddress *to,
+                                                   const uint8_t *const *data,
+                                                   size_t *len);
+
+// For `SOCKET_BIND` (IP and port to bind, port 0 = any) and `SOCKET_CLOSE` (the socket).
+//
+// # Safety
+// `session` is NULL or valid; `addr` writable.
+enum PinholeStatus pinhole_session_output_socket(const struct PinholeSession *session,
+                                                 struct PinholeAddress *addr);
+
+// For `RESOLVE`: look up `host` (NUL-terminated, valid until the next poll) and answer
+// with `pinhole_session_resolved(id, …)` using `port`.
+//
+// # Safety
+// `session` is NULL or valid; the out-parameters writable.
+enum PinholeStatus pinhole_session_output_resolve(const struct PinholeSession *session,
+                                                  uint64_t *id,
+                                                  const char **host,
+                                                  uint16_t *port);
+
+// For `STREAM_CONNECT`/`STREAM_SEND`/`STREAM_CLOSE`: the stream `id`; for a connect the
+// `server`, `*tls` (true: TLS over TCP, verify the certificate against `*tls_name`) ; for
+// a send the bytes to write (valid until the next poll). Unused outputs are zeroed/NULL.
+//
+// # Safety
+// `session` is NULL or valid; the out-parameters writable.
+enum PinholeStatus pinhole_session_output_stream(const struct PinholeSession *session,
+                                                 uint64_t *id,
+                                                 struct PinholeAddress *server,
+                                                 bool *tls,
+                                                 const char **tls_name,
+                                                 const uint8_t **data,
+                                                 size_t *len);
+
+// For `EVENT`: the event, valid until the next poll (do not free it).
+//
+// # Safety
+// `session` is NULL or valid; `event` writable.
+enum PinholeStatus pinhole_session_output_event(const struct PinholeSession *session,
+                                                const struct PinholeEvent **event);
+
+// For `DATAGRAM`: a datagram from the peer, valid until the next poll.
+//
+// # Safety
+// `session` is NULL or valid; the out-parameters writable.
+enum PinholeStatus pinhole_session_output_datagram(const struct PinholeSession *session,
+                                                   const uint8_t **data,
+                                                   size_t *len);
 
 // Creates a session on Pinhole's runtime threads and starts gathering at once. Events
 // and datagrams are queued (`pinhole_session_poll_event`, `pinhole_session_recv`,

@@ -30,6 +30,7 @@ mod guard;
 mod log;
 mod runtime;
 mod sansio;
+mod sansio_output;
 mod session;
 mod status;
 mod strings;
@@ -45,6 +46,7 @@ pub use event::*;
 pub use log::*;
 pub use runtime::*;
 pub use sansio::*;
+pub use sansio_output::*;
 pub use session::*;
 pub use status::*;
 

@@ -59,8 +59,10 @@
 mod agent_events;
 mod api;
 mod config;
+mod error;
 mod events;
 mod inbox;
+mod input;
 mod nat64;
 mod network;
 mod network_change;
@@ -80,16 +82,18 @@ use std::time::Instant;
 use rand::RngCore;
 
 pub use config::{ConfigError, RelayPolicy, SessionConfig, TurnServer};
+pub use error::SessionError;
 pub use events::{
     Event, Output, PathEnd, PathInfo, PathKind, ResolveRequest, SessionState, SocketRequest,
     StreamId, StreamRequest,
 };
+pub use input::Input;
 pub use network::{NetworkHint, NetworkKind};
 pub use network_change::NetworkPolicy;
 pub use signal::{Role, Signal, SignalCredentials, SignalError};
 pub use stats::SessionStats;
 
-use crate::ice::{IceAgent, IceConfig, IceError, Input as IceInput, RelayServer, TransportPolicy};
+use crate::ice::{IceAgent, IceConfig, Input as IceInput, RelayServer, TransportPolicy};
 use crate::turn::{TransportKind, TurnError};
 use inbox::Inbox;
 use resolve::{Purpose, Resolver};
@@ -99,123 +103,6 @@ use streams::Streams;
 /// The largest application datagram `send` accepts (a UDP payload over IPv4, minus
 /// what a TURN Send indication adds).
 pub const MAX_DATAGRAM: usize = 65_507 - 36;
-
-/// Something the pump observed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Input<'a> {
-    /// A datagram arrived on local socket `local` from `from`.
-    Datagram {
-        /// The socket (as bound).
-        local: SocketAddr,
-        /// The sender.
-        from: SocketAddr,
-        /// The bytes.
-        data: &'a [u8],
-    },
-    /// The host's addresses now (at start, and whenever they change). The session
-    /// binds sockets on the usable ones and closes the sockets of vanished ones.
-    LocalAddresses(&'a [IpAddr]),
-    /// What a network monitor sees (addresses, interfaces, default routes): as
-    /// `LocalAddresses`, plus route and interface changes count as major.
-    Network(&'a crate::netchange::NetworkSnapshot),
-    /// A socket is bound: answering a [`SocketRequest::Bind`], or a socket the pump owns.
-    SocketBound {
-        /// Its local address (with the port the OS chose).
-        addr: SocketAddr,
-    },
-    /// The NAT64 prefixes of an IPv6-only network (RFC 7050 discovery by the pump;
-    /// empty when there is none): IPv4 servers and peer candidates become reachable
-    /// through the translator (see `nat64.rs`).
-    Nat64(&'a [crate::nat::Nat64Prefix]),
-    /// A [`SocketRequest::Bind`] failed.
-    SocketFailed {
-        /// The address asked for.
-        ip: IpAddr,
-        /// Why (for the log).
-        reason: &'a str,
-    },
-    /// A socket is gone (the pump closed it, or the OS did).
-    SocketClosed {
-        /// Its address.
-        addr: SocketAddr,
-    },
-    /// The answer to a [`ResolveRequest`].
-    Resolved {
-        /// The request's id.
-        id: u64,
-        /// The addresses (with the requested port), or why there are none.
-        result: Result<Vec<SocketAddr>, String>,
-    },
-    /// A [`StreamRequest::Connect`] succeeded.
-    StreamConnected {
-        /// The stream.
-        id: StreamId,
-        /// Our end.
-        local: SocketAddr,
-    },
-    /// Bytes read from a stream.
-    StreamData {
-        /// The stream.
-        id: StreamId,
-        /// The bytes.
-        data: &'a [u8],
-    },
-    /// A stream could not connect, or closed.
-    StreamClosed {
-        /// The stream.
-        id: StreamId,
-        /// Why (for the log and the relay error).
-        reason: &'a str,
-    },
-}
-
-/// API misuse, and what to do about it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum SessionError {
-    /// The configuration cannot work.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// A signaling string from the peer was not understood.
-    #[error("signaling message from the peer not understood: {0} (pass the peer's messages exactly as its session emitted them)")]
-    Signal(#[from] SignalError),
-    /// A remote candidate the session cannot use.
-    #[error("remote candidate refused: {0}")]
-    Candidate(String),
-    /// `send` before a path exists.
-    #[error("not connected yet: wait for the Connected state before sending (or set SessionConfig::early_send_queue)")]
-    NotConnected,
-    /// The session was closed.
-    #[error("the session is closed: create a new one")]
-    Closed,
-    /// An empty datagram.
-    #[error("the datagram is empty: nothing to send")]
-    EmptyData,
-    /// A first byte the peer would take for STUN.
-    #[error("a datagram starting with byte {0} would be taken for STUN by the peer (RFC 7983 reserves 0-3): frame it so the first byte is 4 or more")]
-    AmbiguousData(u8),
-    /// Larger than one UDP datagram.
-    #[error("the datagram has {len} bytes; at most {max} fit in one UDP datagram: split it")]
-    TooLarge {
-        /// Its size.
-        len: usize,
-        /// The limit.
-        max: usize,
-    },
-}
-
-impl From<IceError> for SessionError {
-    fn from(e: IceError) -> Self {
-        match e {
-            IceError::NotConnected => SessionError::NotConnected,
-            IceError::Closed => SessionError::Closed,
-            IceError::EmptyData => SessionError::EmptyData,
-            IceError::AmbiguousData(b) => SessionError::AmbiguousData(b),
-            other => SessionError::Candidate(other.to_string()),
-        }
-    }
-}
 
 /// Counters the session keeps besides the agent's.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
