@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | minor | an address added, an unused one removed, an IPv6 privacy rotation | sockets on new addresses (their candidates trickle to the peer), sockets of vanished unused addresses closed |
 //! | major | the path's local address is gone, every address replaced, back from no network, default route or interface set changed (from the runtime's monitor) | new sockets first (make-before-break), the current generation checks the peer's candidates from them at once; if no path works within [`NetworkPolicy::recover_timeout`], ICE restart |
+//! | major around a working path | the monitor reports a default route or interface change, and the path's local address is still there (a VPN came up, another network took the default route) | ICE restart at once: the path's datagrams may now leave through another gateway; data keeps the old path until the new generation selects one |
 //! | resumed | `set_foreground(true)` (iOS closes a suspended app's sockets) | every socket replaced, ICE restart at once |
 //!
 //! Most moves need no signaling: from the new socket the agent checks candidates the
@@ -151,12 +152,30 @@ impl Session {
         self.network.snapshot = Some(snapshot.clone());
         let ips: Vec<IpAddr> = snapshot.addresses.iter().map(|a| a.ip).collect();
         let had_path = self.path_works();
+        // The path's local address is gone: its socket closes once the new ones are
+        // bound (make-before-break), so the path still "works" for a moment, but it is
+        // lost, not surrounded by change.
+        let path_address_gone =
+            !in_use.is_empty() && !in_use.iter().any(|ip| snapshot.has_address(*ip));
         self.set_local_addresses(now, &ips);
-        if change == Change::Major && self.path_works() {
+        if change != Change::Major {
+            return;
+        }
+        if self.path_works() && !path_address_gone {
             // The path survived, but what surrounds it moved (default route, a VPN):
             // look again for a path from every socket; data keeps the old one meanwhile.
             self.major(now, Major::Snapshot);
-        } else if change == Change::Major && !had_path {
+        } else if self.path.is_some() {
+            // A path that is lost (its socket's retirement reports `PathLost`), or was
+            // lost before (back online: `Online`): as after any path loss, the current
+            // generation looks for a new one from the new sockets first, and ICE
+            // restarts only if none works within `recover_timeout`. A restart here would
+            // throw away pairs the peer is already checking and cost a signaling round.
+            if !had_path && self.network.recover_by.is_none() {
+                self.major(now, Major::PathLost);
+            }
+        } else if !had_path {
+            // Never connected: start over on the new network.
             self.major(now, Major::Snapshot);
         }
     }

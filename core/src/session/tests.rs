@@ -610,3 +610,5 @@ fn a_path_first_learned_as_peer_reflexive_takes_the_signaled_candidate_type() {
         crate::ice::CandidateType::Host
     );
 }
+
+mod snapshots;
