@@ -31,14 +31,17 @@ USAGE:
   pinhole connect (--controlling|--controlled) [--stun HOST:PORT]... [--host-only]
                   [--bind IP] [--send TEXT]... [--expect TEXT]... [--timeout SECONDS]
                   [--linger SECONDS] [--turn URL]... [--turn-user U --turn-pass P]
-                  [--turn-ca PEM_FILE] [--relay-only]
+                  [--turn-ca PEM_FILE] [--relay-only] [--no-network-monitor]
       Connect to a peer with ICE, signaling through JSON lines on stdin/stdout
       (credentials, candidate, end-of-candidates); then send each --send text as one
       datagram, print received ones as data lines, and exit 0 once every --expect
       text arrived (after --linger, default 1 s). --timeout defaults to 30 s.
       --turn takes turn:HOST[:PORT][?transport=udp|tcp] or turns:HOST[:PORT];
       --turn-ca trusts that CA or pins that server certificate for turns:;
-      --relay-only uses relay candidates only.
+      --relay-only uses relay candidates only. Without --bind the session follows
+      the host's addresses (on Linux a netlink monitor notices changes by itself);
+      --no-network-monitor leaves that to network-changed lines on stdin, as a
+      mobile app's connectivity callbacks would send them.
 
 Set RUST_LOG=debug for diagnostics on stderr.
 ";

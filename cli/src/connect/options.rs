@@ -22,6 +22,8 @@ pub(super) struct Options {
     pub(super) turn_credentials: Option<(String, String)>,
     pub(super) turn_ca: Option<PathBuf>,
     pub(super) relay_only: bool,
+    /// `--no-network-monitor`: only `network-changed` lines report network change.
+    pub(super) no_network_monitor: bool,
 }
 
 pub(super) fn parse(mut args: Args) -> Result<Options, String> {
@@ -39,6 +41,7 @@ pub(super) fn parse(mut args: Args) -> Result<Options, String> {
     let turn_pass: Option<String> = args.value("turn-pass")?;
     let turn_ca: Option<PathBuf> = args.value("turn-ca")?;
     let relay_only = args.flag("relay-only")?;
+    let no_network_monitor = args.flag("no-network-monitor")?;
     args.finish()?;
     let role = match (controlling, controlled) {
         (true, true) => return Err("--controlling and --controlled contradict each other: give one, or neither to let the two sides agree".into()),
@@ -68,6 +71,7 @@ pub(super) fn parse(mut args: Args) -> Result<Options, String> {
         turn_credentials,
         turn_ca,
         relay_only,
+        no_network_monitor,
     })
 }
 
@@ -96,6 +100,9 @@ impl Options {
         }
         if let Some(ip) = self.bind {
             c = c.with_bind(ip);
+        }
+        if self.no_network_monitor {
+            c = c.with_network_monitor(false);
         }
         Ok(c)
     }
@@ -160,6 +167,15 @@ mod tests {
         assert!(check_sendable("@home").is_ok());
         assert!(check_sendable("\u{1}x").unwrap_err().contains("RFC 7983"));
         assert!(check_sendable("").is_err());
+    }
+
+    #[test]
+    fn the_network_monitor_is_on_unless_turned_off() {
+        let p = |w: &[&str]| parse(Args::parse(w.iter().map(|s| s.to_string())).unwrap());
+        let on = p(&[]).ok().unwrap().session_config().unwrap();
+        assert!(on.network_monitor);
+        let off = p(&["--no-network-monitor"]).ok().unwrap();
+        assert!(!off.session_config().unwrap().network_monitor);
     }
 
     #[test]

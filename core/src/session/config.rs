@@ -111,6 +111,12 @@ pub struct SessionConfig {
     pub dns_timeout: Duration,
     /// How the session reacts to network change (see `NetworkPolicy`).
     pub network: NetworkPolicy,
+    /// Whether a pump that can watch the host's network by itself does (default true):
+    /// the tokio runtime runs its netlink monitor on Linux when `bind` is empty. False:
+    /// the session hears of network changes only through `network_changed` calls (the
+    /// runtime lists the interfaces again on each), as on the platforms without a
+    /// monitor — for a host whose own connectivity callbacks should be the only source.
+    pub network_monitor: bool,
     /// Advanced ICE tuning (timers, pacing, caps). Its role, server, policy and loopback
     /// fields are overwritten from the fields above.
     pub ice: IceConfig,
@@ -133,6 +139,7 @@ impl Default for SessionConfig {
             early_send_queue: 0,
             dns_timeout: Duration::from_secs(5),
             network: NetworkPolicy::default(),
+            network_monitor: true,
             ice: IceConfig::default(),
         }
     }
@@ -188,6 +195,11 @@ impl SessionConfig {
     /// Holds up to `n` received datagrams for the application.
     pub fn with_receive_queue(mut self, n: usize) -> Self {
         self.receive_queue = n;
+        self
+    }
+    /// Lets a pump with an OS network monitor use it (true, the default) or not.
+    pub fn with_network_monitor(mut self, on: bool) -> Self {
+        self.network_monitor = on;
         self
     }
     /// Replaces the advanced ICE tuning.

@@ -79,6 +79,7 @@ impl Session {
         let dns_timeout = config.dns_timeout;
         let capacity = config.receive_queue;
         let enumerate = config.bind.is_empty();
+        let watch = enumerate && config.network_monitor;
         let now = Instant::now();
         let session = crate::session::Session::new(config, now, StdRng::from_entropy())?;
         let mut inner = Inner {
@@ -90,9 +91,9 @@ impl Session {
             send_errors: 0,
         };
         // Without configured addresses the session follows the host's: a network monitor
-        // where the OS has one the app may use (Linux netlink), else the interface list now
-        // and on every `network_changed`.
-        let monitor = if enumerate { start_monitor() } else { None };
+        // where the OS has one the app may use (Linux netlink) unless the configuration
+        // turns it off, else the interface list now and on every `network_changed`.
+        let monitor = if watch { start_monitor() } else { None };
         match &monitor {
             Some(m) => inner.session.handle_input(now, Input::Network(m.current())),
             None if enumerate => {
