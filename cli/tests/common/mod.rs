@@ -666,9 +666,12 @@ impl PinholeStunServer {
 }
 
 // ---------------------------------------------------------------------------------------
-// Two line-protocol processes wired stdout → stdin both ways
+// Two line-protocol processes wired stdout → stdin both ways (run to completion, or live)
 
+mod live_pair;
 mod pipe_pair;
+#[allow(unused_imports)] // each test binary uses a different subset
+pub use live_pair::{LivePair, Ticker};
 #[allow(unused_imports)] // each test binary uses a different subset
 pub use pipe_pair::{pipe_pair, PipeRun, PipeSide, TimedLine};
 

@@ -77,9 +77,17 @@ impl PipeRun {
     }
 }
 
-fn pump_lines(
+/// The other process's stdin, shared with whoever else writes to it (a [`LivePair`]
+/// test writes control lines); `None` once closed.
+///
+/// [`LivePair`]: super::LivePair
+pub(super) type SharedStdin = std::sync::Arc<std::sync::Mutex<Option<std::process::ChildStdin>>>;
+
+/// Copies `from`'s lines into `log` (timestamped since `start`) and into `to`; at EOF
+/// closes `to`, so the other process learns this one is gone.
+pub(super) fn pump_lines(
     from: impl Read + Send + 'static,
-    mut to: Option<std::process::ChildStdin>,
+    to: Option<SharedStdin>,
     start: Instant,
     log: std::sync::Arc<std::sync::Mutex<Vec<TimedLine>>>,
 ) -> std::thread::JoinHandle<()> {
@@ -97,17 +105,24 @@ fn pump_lines(
                 .trim_end_matches(['\n', '\r'])
                 .to_string();
             log.lock().unwrap().push((start.elapsed(), line));
-            if let Some(w) = to.as_mut() {
-                if w.write_all(&buf).and_then(|_| w.flush()).is_err() {
-                    to = None;
+            if let Some(to) = &to {
+                let mut w = to.lock().unwrap();
+                if let Some(stdin) = w.as_mut() {
+                    if stdin.write_all(&buf).and_then(|_| stdin.flush()).is_err() {
+                        *w = None;
+                    }
                 }
             }
         }
-        // Dropping `to` closes the peer's stdin: EOF tells it this side is gone.
+        // Dropping the peer's stdin closes it: EOF tells it this side is gone.
+        if let Some(to) = &to {
+            *to.lock().unwrap() = None;
+        }
     })
 }
 
-fn read_all(
+/// Appends everything `from` yields to `into` until EOF.
+pub(super) fn read_all(
     mut from: impl Read + Send + 'static,
     into: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
 ) -> std::thread::JoinHandle<()> {
@@ -120,6 +135,10 @@ fn read_all(
             into.lock().unwrap().extend_from_slice(&chunk[..n]);
         }
     })
+}
+
+fn shared(stdin: Option<std::process::ChildStdin>) -> SharedStdin {
+    std::sync::Arc::new(std::sync::Mutex::new(stdin))
 }
 
 /// Runs `a` and `b` (each a name and argv) with each one's stdout lines pumped into the
@@ -158,13 +177,13 @@ pub fn pipe_pair(a: (&str, &[&str]), b: (&str, &[&str]), limit: Duration) -> Pip
     let threads = [
         pump_lines(
             ga.0.stdout.take().unwrap(),
-            gb.0.stdin.take(),
+            Some(shared(gb.0.stdin.take())),
             start,
             out_a.clone(),
         ),
         pump_lines(
             gb.0.stdout.take().unwrap(),
-            ga.0.stdin.take(),
+            Some(shared(ga.0.stdin.take())),
             start,
             out_b.clone(),
         ),

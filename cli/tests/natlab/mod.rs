@@ -12,6 +12,7 @@
 
 mod miniupnpd;
 pub mod nat64;
+mod roam;
 #[allow(unused_imports)] // each test binary uses a different subset
 pub use miniupnpd::Miniupnpd;
 
@@ -120,6 +121,8 @@ pub struct Side {
     /// The router's LAN and WAN interface names.
     pub lan_if: String,
     pub wan_if: String,
+    /// The client's interface (towards the router).
+    pub client_if: String,
 }
 
 /// Addressing of side 0 and side 1: (LAN prefix, client, router LAN, router WAN, pub end).
@@ -184,6 +187,7 @@ impl Lab {
                 router_lan_ip: SIDES[i].2,
                 lan_if: format!("rl{id}{i}"),
                 wan_if: format!("rw{id}{i}"),
+                client_if: format!("c{id}{i}"),
             });
         }
         let mut lab = Lab {
