@@ -17,8 +17,9 @@ pub enum SessionError {
     /// A remote candidate the session cannot use.
     #[error("remote candidate refused: {0}")]
     Candidate(String),
-    /// `send` before a path exists.
-    #[error("not connected yet: wait for the Connected state before sending (or set SessionConfig::early_send_queue)")]
+    /// `send` while no path works: before the first one (and past the early send queue),
+    /// or while the session looks for a new one after the network changed.
+    #[error("no working path to send on (not connected yet, or finding a new path after a network change): wait for the Connected state (SessionConfig::early_send_queue holds datagrams sent before the first connection)")]
     NotConnected,
     /// The session was closed.
     #[error("the session is closed: create a new one")]

@@ -154,3 +154,16 @@ fn a_path_that_survives_a_major_change_is_restarted_once() {
     );
     assert_data_both_ways(&mut n, "through the change");
 }
+
+#[test]
+fn sending_while_the_path_is_lost_says_why_it_failed() {
+    let mut n = connected_on_snapshots();
+    let now = n.now;
+    n.peers[0]
+        .s
+        .handle_input(now, Input::Network(&snapshot(None, "10.0.0.254")));
+    n.flush();
+    let e = n.send(0, b"into the void").unwrap_err();
+    assert_eq!(e, SessionError::NotConnected);
+    assert!(e.to_string().contains("network change"), "{e}");
+}
