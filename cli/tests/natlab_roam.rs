@@ -5,7 +5,8 @@
 //! datagram every 20 ms (`send` control lines), the test changes one side's network:
 //!
 //! 1. its address moves to another subnet behind the same router, with no hint: the
-//!    runtime's netlink monitor must notice by itself (no `--bind`, so it runs);
+//!    runtime's netlink monitor must notice by itself (no `--bind`, so it runs); or a
+//!    second interface takes the default route and the first is deleted a second later;
 //! 2. its router forgets every mapping (`conntrack -F`, a NAT reboot);
 //! 3. its interface goes down and up five times within two seconds;
 //! 4. as 1, with the monitor off (`--no-network-monitor`) and a `network-changed`
