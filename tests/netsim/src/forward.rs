@@ -257,6 +257,9 @@ impl Sim {
     }
 
     fn gateway_outbound(&mut self, g: GatewayId, mut pkt: Packet) {
+        if self.routes_out6(g, &pkt) {
+            return self.route6_outbound(g, pkt);
+        }
         let now = self.clock.elapsed();
         if self.gateways[g.0].nat64.is_some() && !self.nat64_outbound(g, &mut pkt) {
             return;
@@ -308,6 +311,9 @@ impl Sim {
     }
 
     fn gateway_inbound(&mut self, g: GatewayId, mut pkt: Packet) {
+        if self.routes_in6(g, &pkt) {
+            return self.route6_inbound(g, pkt);
+        }
         let now = self.clock.elapsed();
         let gw = &mut self.gateways[g.0];
         match gw.nat.inbound(now, pkt.proto(), pkt.src, pkt.dst) {

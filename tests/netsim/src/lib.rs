@@ -14,9 +14,11 @@
 
 mod clock;
 mod control;
+pub mod dual_stack;
 mod endpoint;
 pub mod endpoints;
 mod firewall;
+mod firewall6;
 mod forward;
 mod link;
 mod nat;
@@ -37,11 +39,13 @@ mod trace;
 pub mod turn_server;
 
 pub use clock::{fmt_offset, Clock};
+pub use dual_stack::{DualStackPeer, Ipv6Access};
 pub use endpoint::{
     ConnId, Datagram, Endpoint, EndpointId, HostId, NatControl, NatControlResult, TcpCommand,
     TcpEvent,
 };
 pub use firewall::Firewall;
+pub use firewall6::{Firewall6, Firewall6Config, Firewall6Drop, Firewall6Stats};
 pub use link::{LinkConfig, LinkDrop, LinkSpec, LinkStats};
 pub use nat::{
     Behaviour, Mapping, Nat, NatConfig, NatDrop, NatStats, PortAssignment, StaticConflict,

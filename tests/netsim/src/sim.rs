@@ -2,7 +2,7 @@
 
 use crate::clock::Clock;
 use crate::endpoint::{ConnId, HostId};
-use crate::net::{Gateway, Host, Link, LinkId, Network, NetworkId, TcpConn};
+use crate::net::{Gateway, GatewayId, Host, Link, LinkId, Network, NetworkId, TcpConn};
 use crate::packet::Packet;
 use crate::trace::Trace;
 use rand::rngs::StdRng;
@@ -69,6 +69,8 @@ pub struct Sim {
     pub(crate) links: Vec<Link>,
     pub(crate) hosts: Vec<Host>,
     pub(crate) gateways: Vec<Gateway>,
+    /// The IPv6 side of boxes that route it for dual-stack hosts ([`crate::dual_stack`]).
+    pub(crate) routers6: BTreeMap<GatewayId, crate::dual_stack::Router6>,
     pub(crate) conns: BTreeMap<ConnId, TcpConn>,
     queue: BinaryHeap<Scheduled>,
     seq: u64,
@@ -98,6 +100,7 @@ impl Sim {
             links: Vec::new(),
             hosts: Vec::new(),
             gateways: Vec::new(),
+            routers6: BTreeMap::new(),
             conns: BTreeMap::new(),
             queue: BinaryHeap::new(),
             seq: 0,

@@ -159,7 +159,7 @@ impl Internet {
 
     /// Builds the NAT boxes of a preset; returns the host's network, the NATs
     /// (innermost first), a host address on that network and the host's link.
-    fn build_path(
+    pub(crate) fn build_path(
         &mut self,
         name: &str,
         layers: Vec<Layer>,

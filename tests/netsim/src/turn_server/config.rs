@@ -12,6 +12,10 @@ use std::time::Duration;
 pub struct TurnConfig {
     /// The server host's public IP: listeners and relayed addresses live on it.
     pub public_ip: IpAddr,
+    /// A second public IP of the other family (a dual-stack server): it answers there
+    /// too, and relays from it for allocations whose REQUESTED-ADDRESS-FAMILY asks for
+    /// its family (RFC 8656 §7.1). Allocations without one relay from `public_ip`.
+    pub dual_stack_ip: Option<IpAddr>,
     /// UDP ports answering STUN/TURN (default 3478).
     pub udp_ports: Vec<u16>,
     /// TCP ports answering STUN/TURN over streams (default 3478 and 443).
@@ -53,6 +57,7 @@ impl TurnConfig {
     pub fn new(public_ip: IpAddr) -> Self {
         TurnConfig {
             public_ip,
+            dual_stack_ip: None,
             udp_ports: vec![3478],
             tcp_ports: vec![3478, 443],
             realm: "pinhole.test".into(),
@@ -69,6 +74,28 @@ impl TurnConfig {
             user_quota: BTreeMap::new(),
             software: None,
         }
+    }
+
+    /// Makes the server dual-stack: `ip`, of the other family than `public_ip`, answers
+    /// and relays too ([`TurnConfig::dual_stack_ip`]).
+    pub fn with_dual_stack(mut self, ip: IpAddr) -> Self {
+        assert_ne!(
+            ip.is_ipv4(),
+            self.public_ip.is_ipv4(),
+            "netsim: a dual-stack TURN server's second address is of the other family"
+        );
+        self.dual_stack_ip = Some(ip);
+        self
+    }
+
+    /// The server's public IP of `family`, if it has one.
+    pub fn ip_of(&self, family: pinhole::stun::attr::AddressFamily) -> Option<IpAddr> {
+        [Some(self.public_ip), self.dual_stack_ip]
+            .into_iter()
+            .flatten()
+            .find(|ip| {
+                pinhole::stun::attr::AddressFamily::of(&std::net::SocketAddr::new(*ip, 0)) == family
+            })
     }
 
     pub fn with_user(mut self, username: &str, password: &str) -> Self {

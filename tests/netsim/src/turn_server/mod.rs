@@ -36,7 +36,7 @@ use framing::{decode_channel_data, encode_channel_data, is_channel_data_first_by
 use framing::{FramingError, StreamFramer};
 use pinhole::stun::{Attribute, Class, Message, MessageType, Method, TransactionId};
 use std::collections::{BTreeMap, VecDeque};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Instant;
 
 /// One accepted TCP connection.
@@ -321,10 +321,6 @@ impl TurnServer {
             self.close_tcp(conn, true);
         }
     }
-
-    fn is_own_ip(&self, ip: IpAddr) -> bool {
-        ip == self.cfg.public_ip
-    }
 }
 
 /// Not STUN (RFC 7983: STUN starts with 0-3): what an application sent.
@@ -346,7 +342,12 @@ impl Endpoint for TurnServer {
         } else if let Some(&tuple) = self
             .by_relay_port
             .get(&port)
-            .filter(|_| self.is_own_ip(d.dst.ip()))
+            // The allocation's own relayed IP (a dual-stack server has two).
+            .filter(|t| {
+                self.allocations
+                    .get(t)
+                    .is_some_and(|a| a.relayed.ip() == d.dst.ip())
+            })
         {
             self.on_peer_datagram(now, tuple, d.src, &d.payload);
         } else {

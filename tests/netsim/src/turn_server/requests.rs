@@ -174,10 +174,6 @@ impl TurnServer {
         }
     }
 
-    fn family(&self) -> AddressFamily {
-        AddressFamily::of(&SocketAddr::new(self.cfg.public_ip, 0))
-    }
-
     fn allocate(
         &mut self,
         now: Instant,
@@ -207,9 +203,13 @@ impl TurnServer {
             // No reservations are ever made, so no token is valid.
             return Err(ErrorCode::INSUFFICIENT_CAPACITY);
         }
-        if family.is_some_and(|f| f != self.family()) {
-            return Err(ErrorCode::ADDRESS_FAMILY_NOT_SUPPORTED);
-        }
+        let relay_ip = match family {
+            None => self.cfg.public_ip,
+            Some(f) => self
+                .cfg
+                .ip_of(f)
+                .ok_or(ErrorCode::ADDRESS_FAMILY_NOT_SUPPORTED)?,
+        };
         if let Some(q) = self.cfg.quota_for(&auth.username) {
             let held = self
                 .allocations
@@ -225,7 +225,7 @@ impl TurnServer {
             .ok_or(ErrorCode::INSUFFICIENT_CAPACITY)?;
         let requested = msg.lifetime().ok().flatten().filter(|&s| s != 0);
         let life = desired_lifetime(requested, self.cfg.default_lifetime, self.cfg.max_lifetime);
-        let relayed = SocketAddr::new(self.cfg.public_ip, port);
+        let relayed = SocketAddr::new(relay_ip, port);
         self.allocations.insert(
             tuple,
             Allocation {
@@ -274,9 +274,9 @@ impl TurnServer {
         msg: &Message<'_>,
         auth: &Authenticated,
     ) -> Outcome {
-        let family = self.family();
         let (default, max) = (self.cfg.default_lifetime, self.cfg.max_lifetime);
         let a = self.owned(&tuple, auth)?;
+        let family = AddressFamily::of(&a.relayed);
         if let Ok(Some(f)) = msg.requested_address_family() {
             if f != family {
                 return Err(ErrorCode::PEER_ADDRESS_FAMILY_MISMATCH);
