@@ -9,7 +9,9 @@
 //! [`pinhole_endpoints`] adapts Pinhole's own STUN server, NAT discovery and
 //! binding-lifetime probe to the [`Endpoint`] trait; [`session_endpoint`]
 //! pumps a whole `pinhole::session::Session` (the SDK path), which the ICE
-//! scenarios in [`scenario`] put behind every NAT preset.
+//! scenarios in [`scenario`] put behind every NAT preset. [`dual_stack`] builds
+//! dual-stack hosts: IPv4 behind a preset, a routed global IPv6 address open or behind
+//! a stateful firewall ([`Firewall6`]).
 //! See README.md for the model, presets and how to write a scenario.
 
 mod clock;

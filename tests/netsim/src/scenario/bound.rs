@@ -52,6 +52,26 @@
 //! shared NAT, whose peer round trip is 0 ms; the formula gives 125 ms with
 //! hairpinning and no direct path without.
 //!
+//! # Dual-stack cells (IPv6 routed, IPv4 behind NATs)
+//!
+//! A dual-stack host's global IPv6 address is routed, not translated: its host
+//! candidate is the address its peers reach. Open, it is `Open`; behind a stateful
+//! IPv6 firewall (RFC 6092, [`crate::Firewall6`]) it is `Stateful(filter)`: the firewall
+//! admits a check exactly when an EIM NAT with the same filtering would (outbound
+//! packets create the state, an APDF firewall behaves like a port-restricted cone),
+//! but there is no mapping to learn, so the peer can check it as soon as the host
+//! candidate arrives: `a_X` is the signaling delay alone, as for `Open`. Two
+//! APDF firewalls cost one round trip: both first checks leave at the signaling
+//! delay and each opened its own firewall before the other's arrives.
+//!
+//! Each family is a separate race with its own bound ([`lower_bound_rtt`] of the two
+//! IPv4 classes, and of the two IPv6 classes when both sides have IPv6); the cell's
+//! bound is the earlier one, and where IPv6 allows a direct path at all its bound is
+//! never later than IPv4's (its candidates need no STUN round trip and its classes
+//! admit at least as much), so RFC 8421's preference for IPv6 costs nothing. A side
+//! without IPv6 leaves the cell to the IPv4 rules, including the relay (over IPv4)
+//! when both IPv4 sides are symmetric. See [`dual_stack_bound`].
+//!
 //! # The relay lower bound (cells with no direct path)
 //!
 //! Both agents have the TURN server in the core (beside the STUN server:
@@ -107,6 +127,9 @@ pub enum NatClass {
     Apdm,
     /// No UDP at all (a firewall).
     NoUdp,
+    /// No translation (routed IPv6) behind a stateful firewall with this filtering:
+    /// admits like `Eim(filter)`, reachable at its host candidate like `Open`.
+    Stateful(Filter),
 }
 
 /// The class of a preset.
@@ -125,11 +148,19 @@ pub fn class(p: Preset) -> NatClass {
 
 /// Whether `to`'s NAT lets the first check from `from` in (see module docs).
 pub fn admits(to: NatClass, from: NatClass) -> bool {
+    // A check from behind a stateful firewall comes from its advertised address, as
+    // from an EIM NAT.
+    let from = match from {
+        NatClass::Stateful(f) => NatClass::Eim(f),
+        c => c,
+    };
     match (to, from) {
         (NatClass::NoUdp, _) | (_, NatClass::NoUdp) => false,
         (NatClass::Apdm, _) => false,
         (NatClass::Open, _) | (NatClass::Eim(Filter::Ei | Filter::Ad), _) => true,
         (NatClass::Eim(Filter::Apd), f) => f != NatClass::Apdm,
+        // A stateful firewall filters like an EIM NAT with the same filtering.
+        (NatClass::Stateful(f), from) => admits(NatClass::Eim(f), from),
     }
 }
 
@@ -141,7 +172,7 @@ pub fn direct_possible(a: NatClass, b: NatClass) -> bool {
 /// When X can first check the peer `peer`.
 fn first_check(peer: NatClass) -> Duration {
     match peer {
-        NatClass::Open => SIGNALING_DELAY,
+        NatClass::Open | NatClass::Stateful(_) => SIGNALING_DELAY,
         _ => STUN_RTT + SIGNALING_DELAY,
     }
 }
@@ -184,4 +215,114 @@ pub fn relay_lower_bound_class(a: NatClass, b: NatClass) -> Duration {
 /// [`relay_lower_bound_class`] of two presets.
 pub fn relay_lower_bound(a: Preset, b: Preset) -> Duration {
     relay_lower_bound_class(class(a), class(b))
+}
+
+/// The address family of a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+/// The class of a dual-stack side's IPv6 access: `Open`, or `Stateful` with the
+/// firewall's filtering; `NoUdp` when the IPv4 preset's box blocks UDP (its stateless
+/// firewall blocks routed IPv6 UDP as well).
+pub fn class6(v4: Preset, v6: crate::Ipv6Access) -> NatClass {
+    use crate::nat::Behaviour;
+    if class(v4) == NatClass::NoUdp {
+        return NatClass::NoUdp;
+    }
+    match v6 {
+        crate::Ipv6Access::Open => NatClass::Open,
+        crate::Ipv6Access::Firewall(c) => NatClass::Stateful(match c.filtering {
+            Behaviour::EndpointIndependent => Filter::Ei,
+            Behaviour::AddressDependent => Filter::Ad,
+            Behaviour::AddressAndPortDependent => Filter::Apd,
+        }),
+    }
+}
+
+/// The perfect agent's time to connected for dual-stack controlling side `a` (IPv4
+/// class, IPv6 class if it has IPv6) facing `b`, and the family of that first path
+/// (IPv6 when both families tie: RFC 8421); `None` when neither family has a direct
+/// path. See the module docs.
+pub fn dual_stack_bound(
+    a: (NatClass, Option<NatClass>),
+    b: (NatClass, Option<NatClass>),
+) -> Option<(Duration, Family)> {
+    let v4 = lower_bound_rtt(a.0, b.0, PEER_RTT).map(|t| (t, Family::V4));
+    let v6 = match (a.1, b.1) {
+        (Some(x), Some(y)) => lower_bound_rtt(x, y, PEER_RTT).map(|t| (t, Family::V6)),
+        _ => None,
+    };
+    match (v6, v4) {
+        (Some(x), Some(y)) => Some(if x.0 <= y.0 { x } else { y }),
+        (x, y) => x.or(y),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Ipv6Access;
+
+    const CGNAT: Preset = Preset::CarrierCgnat(Duration::from_secs(60));
+
+    fn side(v4: Preset, v6: Option<Ipv6Access>) -> (NatClass, Option<NatClass>) {
+        (class(v4), v6.map(|a| class6(v4, a)))
+    }
+
+    #[test]
+    fn ipv6_open_or_firewalled_is_one_round_trip_after_the_host_candidates() {
+        let ms = Duration::from_millis;
+        for v6 in [
+            Ipv6Access::Open,
+            Ipv6Access::firewall_apdf(),
+            Ipv6Access::firewall_eif(),
+        ] {
+            for v4 in [CGNAT, Preset::Symmetric] {
+                let s = side(v4, Some(v6));
+                assert_eq!(
+                    dual_stack_bound(s, s),
+                    Some((ms(225), Family::V6)),
+                    "{v4:?} {v6}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn without_ipv6_on_one_side_the_ipv4_rules_decide() {
+        let a = side(Preset::Symmetric, Some(Ipv6Access::Open));
+        let b = side(Preset::Symmetric, None);
+        assert_eq!(dual_stack_bound(a, b), None);
+        let b = side(Preset::PortRestrictedCone, None);
+        let a = side(CGNAT, Some(Ipv6Access::firewall_apdf()));
+        assert_eq!(
+            dual_stack_bound(a, b),
+            lower_bound(CGNAT, Preset::PortRestrictedCone).map(|t| (t, Family::V4))
+        );
+    }
+
+    #[test]
+    fn a_stateful_apdf_firewall_punches_like_a_port_restricted_cone() {
+        let fw = NatClass::Stateful(Filter::Apd);
+        for from in [
+            NatClass::Open,
+            NatClass::Eim(Filter::Apd),
+            NatClass::Apdm,
+            NatClass::Stateful(Filter::Apd),
+        ] {
+            assert_eq!(
+                admits(fw, from),
+                admits(NatClass::Eim(Filter::Apd), from),
+                "{from:?}"
+            );
+        }
+        // Without translation, no STUN round trip: 25 ms signaling + 200 ms.
+        assert_eq!(
+            lower_bound_rtt(fw, fw, PEER_RTT),
+            Some(Duration::from_millis(225))
+        );
+    }
 }

@@ -4,6 +4,7 @@
 //! [`super::Scenario::run`] and the network-change scenario.
 
 use super::bound::ACCESS;
+use super::dual_stack::{with_ipv6_servers, Side, STUN_SERVER6, TURN_SERVER6};
 use super::signaling::{Channel, SignalingLoss};
 use crate::endpoint::{EndpointId, HostId};
 use crate::firewall::Firewall;
@@ -80,6 +81,10 @@ pub enum Topology {
     /// Each behind its own home router (port-restricted cone), both behind
     /// one shared carrier NAT with hairpinning on or off.
     SharedNat { hairpinning: bool },
+    /// Alice and Bob each with IPv4 behind a preset and, on the same host, a global IPv6
+    /// address open, firewalled or absent; the STUN and TURN servers are dual-stack
+    /// ([`super::dual_stack`]).
+    DualStack(Side, Side),
 }
 
 impl Topology {
@@ -91,7 +96,13 @@ impl Topology {
             Topology::SameLan => "same LAN".into(),
             Topology::SharedNat { hairpinning: true } => "one NAT, hairpinning".into(),
             Topology::SharedNat { hairpinning: false } => "one NAT, no hairpinning".into(),
+            Topology::DualStack(a, b) => format!("{a} x {b}"),
         }
+    }
+
+    /// Whether the servers and sessions are dual-stack.
+    pub fn is_dual_stack(&self) -> bool {
+        matches!(self, Topology::DualStack(..))
     }
 }
 
@@ -130,8 +141,23 @@ fn access(loss: f64) -> LinkSpec {
     LinkSpec::symmetric(LinkConfig::latency(ACCESS).with_loss(loss))
 }
 
+/// A side of a dual-stack cell: with its IPv6 address when it has one.
+fn dual_side(net: &mut Internet, name: &str, side: Side, loss: f64) -> (Peer, Option<IpAddr>) {
+    match side.v6 {
+        Some(v6) => {
+            let p = net.peer_dual_stack(name, side.v4, v6, access(loss));
+            (p.peer, Some(p.addr6))
+        }
+        None => (net.peer_with_link(name, side.v4, access(loss)), None),
+    }
+}
+
 fn build(net: &mut Internet, topo: Topology, loss: f64) -> (Peer, Peer) {
     match topo {
+        Topology::DualStack(a, b) => (
+            dual_side(net, "alice", a, loss).0,
+            dual_side(net, "bob", b, loss).0,
+        ),
         Topology::Pair(a, b) => (
             net.peer_with_link("alice", a, access(loss)),
             net.peer_with_link("bob", b, access(loss)),
@@ -200,20 +226,36 @@ impl Call {
         trickle: bool,
     ) -> Call {
         let mut net = Internet::new(seed);
-        let stun = net.server("stun", &[STUN_SERVER.ip()]);
+        let dual = topo.is_dual_stack();
+        let (stun_ips, turn_ips) = if dual {
+            (
+                vec![STUN_SERVER.ip(), STUN_SERVER6.ip()],
+                vec![TURN_SERVER.ip(), TURN_SERVER6.ip()],
+            )
+        } else {
+            (vec![STUN_SERVER.ip()], vec![TURN_SERVER.ip()])
+        };
+        let stun = net.server("stun", &stun_ips);
+        // Without an alternate address the server answers on every address of its host.
         let server = StunServerEndpoint::new(ServerConfig::new(STUN_SERVER)).expect("valid");
         net.attach(stun, server);
-        let turn_host = net.server("turn", &[TURN_SERVER.ip()]);
+        let turn_host = net.server("turn", &turn_ips);
         let (user, pass) = TURN_USER;
-        let turn = net.attach(
-            turn_host,
-            TurnServerModel::new(TurnConfig::new(TURN_SERVER.ip()).with_user(user, pass)),
-        );
+        let mut turn_cfg = TurnConfig::new(TURN_SERVER.ip()).with_user(user, pass);
+        if dual {
+            turn_cfg = turn_cfg.with_dual_stack(TURN_SERVER6.ip());
+        }
+        let turn = net.attach(turn_host, TurnServerModel::new(turn_cfg));
         let (alice, bob) = build(&mut net, topo, access_loss);
         let start = net.now();
         let mut eps = Vec::new();
         for (i, peer) in [&alice, &bob].into_iter().enumerate() {
-            let mut ep = SessionEndpoint::new(start, session_config(i), net.fork_rng())
+            let config = if dual {
+                with_ipv6_servers(session_config(i))
+            } else {
+                session_config(i)
+            };
+            let mut ep = SessionEndpoint::new(start, config, net.fork_rng())
                 .expect("a valid session configuration");
             if let Some(prefix) = peer.nat().and_then(|g| net.sim.nat64_prefix(g)) {
                 ep.set_nat64(start, &[prefix]);

@@ -28,10 +28,17 @@
 //! selected path ([`exchange`]) and records whether the TURN server relayed
 //! it.
 //!
-//! Used by `tests/ice_matrix.rs` and by the `pinhole-demo` binary.
+//! Dual-stack cells ([`Topology::DualStack`], [`dual_stack`]) give each host a global
+//! IPv6 address beside its NATed IPv4 one, and the servers both families; their bound is
+//! the earlier of the two families' ([`bound::dual_stack_bound`]) and
+//! [`Scenario::expected_family`] says which family a perfect agent connects on.
+//!
+//! Used by `tests/ice_matrix.rs`, `tests/dual_stack_sessions.rs` and by the
+//! `pinhole-demo` binary.
 
 pub mod bound;
 mod call;
+pub mod dual_stack;
 pub mod exchange;
 pub mod roam;
 pub mod signaling;
@@ -47,7 +54,7 @@ pub use signaling::SignalingLoss;
 use bound::{class, lower_bound, lower_bound_rtt, relay_lower_bound, relay_lower_bound_class};
 use bound::{Filter, NatClass};
 use pinhole::ice::CandidateType;
-use pinhole::session::{Event, PathKind, Signal};
+use pinhole::session::{Event, PathInfo, PathKind, Signal};
 use std::time::Duration;
 
 /// Whether the sessions gather relay candidates: the TURN server model
@@ -90,6 +97,10 @@ pub struct Outcome {
     pub exchange: Option<Exchange>,
     /// Signaling strings either session refused (none expected).
     pub signal_errors: usize,
+    /// Every path the controlling side selected, with when (since start): the last one
+    /// is the path the outcome reports, with its addresses (`local.addr` as the peer
+    /// sees it, `remote.addr`).
+    pub paths: Vec<(Duration, PathInfo)>,
 }
 
 impl Outcome {
@@ -192,6 +203,16 @@ impl Scenario {
                 lower_bound_rtt(apdf, apdf, Duration::ZERO)
             }
             Topology::SharedNat { hairpinning: false } => None,
+            Topology::DualStack(a, b) => dual_stack::bound(a, b).map(|(t, _)| t),
+        }
+    }
+
+    /// The family of the path a perfect agent connects on first (IPv6 where it ties
+    /// with IPv4, RFC 8421): only for dual-stack cells with a direct path.
+    pub fn expected_family(&self) -> Option<bound::Family> {
+        match self.topology {
+            Topology::DualStack(a, b) => dual_stack::bound(a, b).map(|(_, f)| f),
+            _ => None,
         }
     }
 
@@ -204,6 +225,9 @@ impl Scenario {
         let apdf = NatClass::Eim(Filter::Apd);
         Some(match self.topology {
             Topology::Pair(a, b) => relay_lower_bound(a, b),
+            // The relay is reached over IPv4 (IPv6 has no direct path either only when a
+            // side has no IPv6 or no UDP, and then the IPv4 classes decide).
+            Topology::DualStack(a, b) => relay_lower_bound(a.v4, b.v4),
             _ => relay_lower_bound_class(apdf, apdf),
         })
     }
@@ -220,8 +244,13 @@ impl Scenario {
 
     /// Whether a side has no UDP at all.
     pub fn udp_blocked(&self) -> bool {
-        matches!(self.topology, Topology::Pair(a, b)
-            if class(a) == NatClass::NoUdp || class(b) == NatClass::NoUdp)
+        match self.topology {
+            Topology::Pair(a, b) => class(a) == NatClass::NoUdp || class(b) == NatClass::NoUdp,
+            Topology::DualStack(a, b) => {
+                class(a.v4) == NatClass::NoUdp || class(b.v4) == NatClass::NoUdp
+            }
+            _ => false,
+        }
     }
 
     /// Runs until both sides have a path (plus 500 ms to settle; up to 3 s
@@ -272,6 +301,7 @@ impl Scenario {
             failed_at: a.failed_at(),
             exchange,
             signal_errors: s.signal_errors.len(),
+            paths: a.paths().map(|(t, p)| (t, p.clone())).collect(),
         }
     }
 }
