@@ -18,7 +18,7 @@ use crate::endpoint::HostId;
 use crate::firewall6::{Firewall6, Firewall6Config, Firewall6Drop};
 use crate::forward::Dir;
 use crate::link::LinkSpec;
-use crate::net::GatewayId;
+use crate::net::{GatewayId, NetworkId};
 use crate::packet::Packet;
 use crate::presets::{Layer, Preset};
 use crate::sim::Sim;
@@ -189,7 +189,7 @@ impl Sim {
         let r = self.routers6.get_mut(&g).expect("routes_out6 checked");
         if r.routed.contains(&pkt.dst.ip()) {
             let inside = gw.inside;
-            return self.route(inside, pkt);
+            return self.route_inside6(g, inside, pkt);
         }
         if let Some(f) = r.firewall.as_mut() {
             f.outbound(now, pkt.proto(), pkt.src, pkt.dst);
@@ -222,6 +222,22 @@ impl Sim {
         self.trace
             .line(now, || format!("router {name}: in (routed) {pkt}"));
         let inside = gw.inside;
-        self.route(inside, pkt);
+        self.route_inside6(g, inside, pkt);
+    }
+
+    /// Hands a routed packet to the inside network if it still has a route for the
+    /// destination (the host may have moved away); otherwise drops it as "no route"
+    /// rather than let the network's default route send it back out through the box.
+    fn route_inside6(&mut self, g: GatewayId, inside: NetworkId, pkt: Packet) {
+        let n = &mut self.networks[inside.0];
+        if n.routes.contains_key(&pkt.dst.ip()) {
+            return self.route(inside, pkt);
+        }
+        n.dropped_no_route += 1;
+        let now = self.clock.elapsed();
+        let name = &self.gateways[g.0].name;
+        self.trace.line(now, || {
+            format!("router {name}: drop (no route inside) {pkt}")
+        });
     }
 }

@@ -231,3 +231,19 @@ fn a_box_that_blocks_udp_blocks_routed_ipv6_udp_too() {
         1
     );
 }
+
+#[test]
+fn ipv6_to_a_host_that_roamed_away_is_dropped_as_unrouted() {
+    let mut l = lab(
+        Preset::CarrierCgnat(Duration::from_secs(30)),
+        Ipv6Access::Open,
+    );
+    let v6 = l.peer.local6(5000);
+    let host = l.peer.host();
+    l.net
+        .roam(host, 0, "cell", Preset::Symmetric, LinkSpec::default());
+    l.send(l.other, sa(OTHER6, 9), v6);
+    assert_eq!(l.received_from(l.host, sa(OTHER6, 9)), 0);
+    // The old LAN has no route for it any more; the CGNAT box does not send it back out.
+    assert_eq!(l.net.network_dropped_no_route(l.peer.peer.lan), 1);
+}

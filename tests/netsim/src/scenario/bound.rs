@@ -220,7 +220,9 @@ pub fn relay_lower_bound(a: Preset, b: Preset) -> Duration {
 /// The address family of a path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Family {
+    /// IPv4 (translated by the preset's NATs).
     V4,
+    /// IPv6 (routed, open or behind a stateful firewall).
     V6,
 }
 
