@@ -296,3 +296,47 @@ fn an_idle_ipv6_path_behind_firewalls_keeps_its_flow_open() {
         assert_eq!(fw.stats.dropped_unsolicited, 0, "{:?}", fw.stats);
     }
 }
+
+#[test]
+fn dual_stack_cells_hold_under_loss_and_without_trickle() {
+    use pinhole_netsim::scenario::dual_stack::{cells, path_family};
+    use pinhole_netsim::scenario::table::{scenario, Variant};
+    // The ICE matrix's slack for the lossy variants (tests/ice_matrix.rs); without
+    // trickle nothing is sent before gathering completes, when the TCP 443 allocation
+    // does, at 300 ms (the bound assumes trickle).
+    for (variant, slack) in [
+        (
+            Variant::SignalingLoss,
+            PACING + Duration::from_millis(400 + 250),
+        ),
+        (Variant::AccessLoss, PACING + Duration::from_millis(1250)),
+        (Variant::NonTrickle, Duration::from_millis(300)),
+    ] {
+        for (k, t) in cells().into_iter().enumerate() {
+            let sc = scenario(t, variant, 3000 + k as u64);
+            let o = sc.run();
+            let name = format!("{} ({variant:?})", o.name);
+            let x = o
+                .exchange
+                .as_ref()
+                .unwrap_or_else(|| panic!("{name}: {o:?}"));
+            assert!(x.both_ways(), "{name}: {x:?}");
+            let want = match sc.expected_family() {
+                Some(f) => {
+                    assert_eq!(o.path, Path::Direct, "{name}: {o:?}");
+                    f
+                }
+                None => {
+                    assert_eq!(o.path, Path::Relay, "{name}: {o:?}");
+                    Family::V4
+                }
+            };
+            assert_eq!(path_family(&o), Some(want), "{name}: {o:?}");
+            let (t, bound) = (o.time().unwrap(), sc.bound().unwrap());
+            assert!(
+                t >= bound && t <= bound + slack,
+                "{name}: {t:?} against {bound:?} + {slack:?}"
+            );
+        }
+    }
+}
