@@ -87,17 +87,26 @@ impl IceAgent {
         let floor = g.selected.and_then(|s| g.priority(s)).unwrap_or(0);
         let fresh = g.selected.map_or(0, |_| g.remotes_at_selection);
         let fresh_local = g.selected.map_or(0, |_| g.locals_at_selection);
+        // The remote that carries (or carried, before its socket went) the data is the
+        // likeliest to answer another socket: its pairs go first. After selection two
+        // kinds of pairs are still checked once even below the selection: those to that
+        // remote (every local socket opens its NAT towards the peer and holds a fallback
+        // if the selected socket goes) and those from the selected socket (so the peer's
+        // other sockets, a second interface, find this side's NAT open for theirs).
+        let proven = self.recovering_remote().or(g.selected.map(|k| k.1));
+        let selected_local = g.selected.map(|k| k.0);
         // A relayed pair waits (without taking a Ta slot) for its permission.
         let eligible = |p: &&super::pair::CandidatePair| {
             let (base, remote) = g.tuple((p.local, p.remote));
-            (p.priority > floor || p.remote.0 >= fresh || p.local.0 >= fresh_local)
+            (p.priority > floor
+                || p.remote.0 >= fresh
+                || p.local.0 >= fresh_local
+                || Some(p.remote) == proven
+                || Some(p.local) == selected_local)
                 && self.is_relay_pair(p.local, p.remote) == relay
                 && self.relay_check_ready(base, remote)
         };
         let pairs = g.checklist.pairs();
-        // The remote that carries (or carried, before its socket went) the data is the
-        // likeliest to answer a new socket: its pairs go first.
-        let proven = self.recovering_remote().or(g.selected.map(|k| k.1));
         if let Some(p) = pairs
             .iter()
             .filter(eligible)
