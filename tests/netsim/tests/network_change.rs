@@ -204,3 +204,49 @@ fn the_background_sends_nothing_and_coming_back_restarts_once() {
     assert!(received_after(&c, 1, back + Duration::from_secs(1)) > 100);
     assert!(received_after(&c, 0, back + Duration::from_secs(1)) > 100);
 }
+
+/// The session's policy against an ICE restart as soon as the change is known (trickle),
+/// and that restart at RFC defaults (no trickle, 500 ms check RTO): the table in
+/// BENCHMARKS.md ("Network change in netsim").
+#[test]
+fn the_policy_beats_an_immediate_restart() {
+    use pinhole_netsim::scenario::roam::{run_roam_policy, RoamPolicy};
+    println!("| peer NAT | roaming side | policy | data to peer | data to roaming side | restarts | signaling messages |");
+    println!("|---|---|---|---|---|---|---|");
+    for (peer_nat, seed) in [(Preset::FullCone, 21), (Preset::PortRestrictedCone, 22)] {
+        for roamer in [0, 1] {
+            let (alice, bob) = if roamer == 0 {
+                (Preset::PortRestrictedCone, peer_nat)
+            } else {
+                (peer_nat, Preset::PortRestrictedCone)
+            };
+            let mut ours = None;
+            for policy in [
+                RoamPolicy::Session,
+                RoamPolicy::RestartAtOnce,
+                RoamPolicy::RestartRfcDefaults,
+            ] {
+                let o = run_roam_policy(seed, alice, bob, cgnat(), roamer, policy);
+                let (to_peer, to_roamer) =
+                    (after(&o, o.bob_receives_at), after(&o, o.alice_receives_at));
+                println!(
+                    "| {} | {} | {policy:?} | +{} ms | +{} ms | {} | {} |",
+                    peer_nat.name(),
+                    ["controlling", "controlled"][roamer],
+                    to_peer.as_millis(),
+                    to_roamer.as_millis(),
+                    o.restarts,
+                    o.signals_after
+                );
+                let both = to_peer.max(to_roamer);
+                match ours {
+                    None => ours = Some(both),
+                    Some(best) => assert!(
+                        best <= both,
+                        "{policy:?} beat the policy: {both:?} < {best:?}"
+                    ),
+                }
+            }
+        }
+    }
+}

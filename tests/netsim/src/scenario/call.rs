@@ -225,6 +225,18 @@ impl Call {
         signaling: SignalingLoss,
         trickle: bool,
     ) -> Call {
+        Call::start_configured(topo, seed, access_loss, signaling, trickle, &|c| c)
+    }
+
+    /// [`Call::start`] with each side's configuration passed through `tweak` first.
+    pub fn start_configured(
+        topo: Topology,
+        seed: u64,
+        access_loss: f64,
+        signaling: SignalingLoss,
+        trickle: bool,
+        tweak: &dyn Fn(SessionConfig) -> SessionConfig,
+    ) -> Call {
         let mut net = Internet::new(seed);
         let dual = topo.is_dual_stack();
         let (stun_ips, turn_ips) = if dual {
@@ -250,11 +262,11 @@ impl Call {
         let start = net.now();
         let mut eps = Vec::new();
         for (i, peer) in [&alice, &bob].into_iter().enumerate() {
-            let config = if dual {
+            let config = tweak(if dual {
                 with_ipv6_servers(session_config(i))
             } else {
                 session_config(i)
-            };
+            });
             let mut ep = SessionEndpoint::new(start, config, net.fork_rng())
                 .expect("a valid session configuration");
             if let Some(prefix) = peer.nat().and_then(|g| net.sim.nat64_prefix(g)) {

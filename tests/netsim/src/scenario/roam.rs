@@ -76,13 +76,46 @@ pub fn run_roam_side(
     to: Preset,
     roamer: usize,
 ) -> RoamOutcome {
+    run_roam_policy(seed, alice, bob, to, roamer, RoamPolicy::Session)
+}
+
+/// How the roaming side reacts, for comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoamPolicy {
+    /// The session's own rules (`core/src/session/network_change.rs`).
+    Session,
+    /// An ICE restart as soon as the change is known (what a stack without a recovery
+    /// policy does), with trickle.
+    RestartAtOnce,
+    /// The same restart at RFC defaults: no trickle (candidates signaled once gathering
+    /// ended) and RFC 8489's 500 ms initial retransmission timeout for checks.
+    RestartRfcDefaults,
+}
+
+/// As [`run_roam_side`], with the roaming side reacting by `policy`.
+pub fn run_roam_policy(
+    seed: u64,
+    alice: Preset,
+    bob: Preset,
+    to: Preset,
+    roamer: usize,
+    policy: RoamPolicy,
+) -> RoamOutcome {
     let peer = 1 - roamer;
-    let mut s = Call::start(
+    let rfc = policy == RoamPolicy::RestartRfcDefaults;
+    let tweak = move |mut c: pinhole::session::SessionConfig| {
+        if rfc {
+            c.ice.check_transaction = pinhole::stun::transaction::TransactionConfig::rfc8489();
+        }
+        c
+    };
+    let mut s = Call::start_configured(
         Topology::Pair(alice, bob),
         seed,
         0.0,
         SignalingLoss::default(),
-        true,
+        !rfc,
+        &tweak,
     );
     let change = s.start + Duration::from_secs(2);
     while s.net.now() < change {
@@ -102,6 +135,12 @@ pub fn run_roam_side(
         .net
         .roam(host, 0, "roamer-cell", to, LinkSpec::latency(ACCESS));
     let new_ips: Vec<IpAddr> = s.net.host_addrs(host);
+    if policy != RoamPolicy::Session {
+        let now = s.net.now();
+        let _ = s
+            .ep_mut(roamer)
+            .call(now, |session, now| session.restart(now));
+    }
     let changed_at = s.elapsed();
     let log_from = s.channel.log.len();
     let end = s.net.now() + Duration::from_secs(5);
