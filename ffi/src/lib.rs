@@ -34,9 +34,13 @@ mod sansio_output;
 mod session;
 mod status;
 mod strings;
+mod uniffi;
 mod wakeup;
 
 use std::ffi::c_char;
+
+// The UniFFI scaffolding (see `uniffi/`): at the crate root, where the exports look for it.
+::uniffi::setup_scaffolding!("pinhole");
 
 // The C API, also reachable from Rust (benchmarks, fuzz targets, tests call it directly).
 pub use address::*;
