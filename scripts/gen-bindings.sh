@@ -18,7 +18,8 @@ case "$(uname -s)" in
   Darwin) ext=dylib ;;
   *) ext=so ;;
 esac
-cargo build --locked -q -p pinhole-ffi -p pinhole-gen --bin uniffi-bindgen
+cargo build --locked -q -p pinhole-ffi
+cargo build --locked -q -p pinhole-gen --bin uniffi-bindgen
 lib="$target/debug/libpinhole_ffi.$ext"
 bindgen="$target/debug/uniffi-bindgen"
 

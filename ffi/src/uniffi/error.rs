@@ -73,16 +73,16 @@ impl From<StartError> for PinholeError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
 pub enum ListenerError {
     /// The listener reported a failure.
-    #[error("the listener failed: {message}")]
+    #[error("the listener failed: {reason}")]
     Failed {
-        /// What went wrong.
-        message: String,
+        /// What went wrong (not `message`: Kotlin exceptions have one already).
+        reason: String,
     },
 }
 
 impl From<uniffi::UnexpectedUniFFICallbackError> for ListenerError {
     /// Any other exception thrown by the foreign implementation.
     fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
-        ListenerError::Failed { message: e.reason }
+        ListenerError::Failed { reason: e.reason }
     }
 }

@@ -2430,8 +2430,8 @@ enum ListenerError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
      */
     case Failed(
         /**
-         * What went wrong.
-         */message: String
+         * What went wrong (not `message`: Kotlin exceptions have one already).
+         */reason: String
     )
 
     
@@ -2463,7 +2463,7 @@ public struct FfiConverterTypeListenerError: FfiConverterRustBuffer {
 
         
         case 1: return .Failed(
-            message: try FfiConverterString.read(from: &buf)
+            reason: try FfiConverterString.read(from: &buf)
             )
 
          default: throw UniffiInternalError.unexpectedEnumCase
@@ -2477,9 +2477,9 @@ public struct FfiConverterTypeListenerError: FfiConverterRustBuffer {
 
         
         
-        case let .Failed(message):
+        case let .Failed(reason):
             writeInt(&buf, Int32(1))
-            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(reason, into: &buf)
             
         }
     }

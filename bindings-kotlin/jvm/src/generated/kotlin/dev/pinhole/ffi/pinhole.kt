@@ -3653,12 +3653,12 @@ sealed class ListenerException: kotlin.Exception() {
     class Failed(
         
         /**
-         * What went wrong.
+         * What went wrong (not `message`: Kotlin exceptions have one already).
          */
-        val `message`: kotlin.String
+        val `reason`: kotlin.String
         ) : ListenerException() {
         override val message
-            get() = "message=${ `message` }"
+            get() = "reason=${ `reason` }"
     }
     
 
@@ -3692,7 +3692,7 @@ public object FfiConverterTypeListenerError : FfiConverterRustBuffer<ListenerExc
             is ListenerException.Failed -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`reason`)
             )
         }
     }
@@ -3701,7 +3701,7 @@ public object FfiConverterTypeListenerError : FfiConverterRustBuffer<ListenerExc
         when(value) {
             is ListenerException.Failed -> {
                 buf.putInt(1)
-                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
