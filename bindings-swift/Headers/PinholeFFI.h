@@ -295,7 +295,7 @@ typedef struct UniffiVTableCallbackInterfaceSessionListener {
     UniffiCallbackInterfaceFree _Nonnull uniffiFree;
     UniffiCallbackInterfaceClone _Nonnull uniffiClone;
     UniffiCallbackInterfaceSessionListenerMethod0 _Nonnull onEvent;
-    UniffiCallbackInterfaceSessionListenerMethod1 _Nonnull onDatagram;
+    UniffiCallbackInterfaceSessionListenerMethod1 _Nonnull onDatagrams;
 } UniffiVTableCallbackInterfaceSessionListener;
 
 #endif
@@ -389,6 +389,11 @@ void uniffi_pinhole_ffi_fn_method_session_restart(uint64_t ptr, RustCallStatus *
 void uniffi_pinhole_ffi_fn_method_session_send(uint64_t ptr, RustBuffer data, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PINHOLE_FFI_FN_METHOD_SESSION_SEND_BATCH
+#define UNIFFI_FFIDEF_UNIFFI_PINHOLE_FFI_FN_METHOD_SESSION_SEND_BATCH
+void uniffi_pinhole_ffi_fn_method_session_send_batch(uint64_t ptr, RustBuffer datagrams, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PINHOLE_FFI_FN_METHOD_SESSION_SHUTDOWN
 #define UNIFFI_FFIDEF_UNIFFI_PINHOLE_FFI_FN_METHOD_SESSION_SHUTDOWN
 void uniffi_pinhole_ffi_fn_method_session_shutdown(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -429,9 +434,9 @@ void uniffi_pinhole_ffi_fn_init_callback_vtable_sessionlistener(const UniffiVTab
 void uniffi_pinhole_ffi_fn_method_sessionlistener_on_event(uint64_t ptr, RustBuffer event, RustCallStatus *_Nonnull out_status
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_PINHOLE_FFI_FN_METHOD_SESSIONLISTENER_ON_DATAGRAM
-#define UNIFFI_FFIDEF_UNIFFI_PINHOLE_FFI_FN_METHOD_SESSIONLISTENER_ON_DATAGRAM
-void uniffi_pinhole_ffi_fn_method_sessionlistener_on_datagram(uint64_t ptr, RustBuffer data, RustCallStatus *_Nonnull out_status
+#ifndef UNIFFI_FFIDEF_UNIFFI_PINHOLE_FFI_FN_METHOD_SESSIONLISTENER_ON_DATAGRAMS
+#define UNIFFI_FFIDEF_UNIFFI_PINHOLE_FFI_FN_METHOD_SESSIONLISTENER_ON_DATAGRAMS
+void uniffi_pinhole_ffi_fn_method_sessionlistener_on_datagrams(uint64_t ptr, RustBuffer datagrams, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PINHOLE_FFI_FN_FUNC_SET_RUNTIME_THREADS
@@ -838,6 +843,12 @@ uint16_t uniffi_pinhole_ffi_checksum_method_session_send(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PINHOLE_FFI_CHECKSUM_METHOD_SESSION_SEND_BATCH
+#define UNIFFI_FFIDEF_UNIFFI_PINHOLE_FFI_CHECKSUM_METHOD_SESSION_SEND_BATCH
+uint16_t uniffi_pinhole_ffi_checksum_method_session_send_batch(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PINHOLE_FFI_CHECKSUM_METHOD_SESSION_SHUTDOWN
 #define UNIFFI_FFIDEF_UNIFFI_PINHOLE_FFI_CHECKSUM_METHOD_SESSION_SHUTDOWN
 uint16_t uniffi_pinhole_ffi_checksum_method_session_shutdown(void
@@ -868,9 +879,9 @@ uint16_t uniffi_pinhole_ffi_checksum_method_sessionlistener_on_event(void
     
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_PINHOLE_FFI_CHECKSUM_METHOD_SESSIONLISTENER_ON_DATAGRAM
-#define UNIFFI_FFIDEF_UNIFFI_PINHOLE_FFI_CHECKSUM_METHOD_SESSIONLISTENER_ON_DATAGRAM
-uint16_t uniffi_pinhole_ffi_checksum_method_sessionlistener_on_datagram(void
+#ifndef UNIFFI_FFIDEF_UNIFFI_PINHOLE_FFI_CHECKSUM_METHOD_SESSIONLISTENER_ON_DATAGRAMS
+#define UNIFFI_FFIDEF_UNIFFI_PINHOLE_FFI_CHECKSUM_METHOD_SESSIONLISTENER_ON_DATAGRAMS
+uint16_t uniffi_pinhole_ffi_checksum_method_sessionlistener_on_datagrams(void
     
 );
 #endif

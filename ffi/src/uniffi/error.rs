@@ -41,6 +41,24 @@ pub enum PinholeError {
     Unsupported(String),
 }
 
+impl PinholeError {
+    /// The same kind of error, its message prefixed with `what: `.
+    pub(crate) fn prefixed(self, what: &str) -> Self {
+        use PinholeError::*;
+        let p = |m: String| format!("{what}: {m}");
+        match self {
+            InvalidConfig(m) => InvalidConfig(p(m)),
+            BadSignal(m) => BadSignal(p(m)),
+            NotConnected(m) => NotConnected(p(m)),
+            Closed(m) => Closed(p(m)),
+            InvalidData(m) => InvalidData(p(m)),
+            Io(m) => Io(p(m)),
+            ConnectFailed(m) => ConnectFailed(p(m)),
+            Unsupported(m) => Unsupported(p(m)),
+        }
+    }
+}
+
 impl From<SessionError> for PinholeError {
     fn from(e: SessionError) -> Self {
         let m = e.to_string();

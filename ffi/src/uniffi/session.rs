@@ -21,7 +21,7 @@ use super::types::{
 };
 
 /// Receives a session's events and datagrams, in order, on one of Pinhole's runtime
-/// threads. Keep each call short (hand the item to your own queue or coroutine): the
+/// threads. Keep each call short (hand the items to your own queue or coroutine): the
 /// session's work waits while it runs. Calling the session from here is fine. An
 /// exception thrown here is logged and counted, never fatal.
 #[uniffi::export(foreign)]
@@ -29,16 +29,28 @@ pub trait SessionListener: Send + Sync {
     /// An event: a signaling message to forward, a state or path change, a relay failure,
     /// a restart.
     fn on_event(&self, event: SessionEvent) -> Result<(), ListenerError>;
-    /// A datagram from the peer.
-    fn on_datagram(&self, data: Vec<u8>) -> Result<(), ListenerError>;
+    /// Datagrams from the peer, in order: every datagram that arrived since the last call
+    /// (one when traffic is light, many under load: one call into Kotlin or Swift costs
+    /// microseconds, so they are batched rather than delivered one call each).
+    fn on_datagrams(&self, datagrams: Vec<Vec<u8>>) -> Result<(), ListenerError>;
 }
 
 /// Forwards the engine's deliveries to the foreign listener, keeps the state for the
 /// async waits, and drops the listener after the last event.
+///
+/// Datagrams are batched: the first one of a burst schedules a flush task on Pinhole's
+/// runtime, which runs once the driver has delivered the whole burst and yields; an event
+/// flushes what is pending before it, so the listener sees everything in order.
 struct Forward {
     listener: Mutex<Option<Arc<dyn SessionListener>>>,
     state: watch::Sender<SessionState>,
     errors: AtomicU64,
+    /// Datagrams not yet handed to the listener.
+    pending: Mutex<Vec<Vec<u8>>>,
+    /// Held while calling the listener: deliveries never overlap or overtake each other.
+    delivering: Mutex<()>,
+    /// This forwarder, for the flush task.
+    me: std::sync::Weak<Forward>,
 }
 
 impl Forward {
@@ -47,6 +59,20 @@ impl Forward {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// Hands every pending datagram to the listener (called with `delivering` held).
+    fn flush_locked(&self) {
+        let batch = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+        if batch.is_empty() {
+            return;
+        }
+        super::jvm::attach_current_thread();
+        if let Some(l) = self.target() {
+            if let Err(e) = l.on_datagrams(batch) {
+                self.failed("onDatagrams", e);
+            }
+        }
     }
 
     fn failed(&self, what: &str, e: ListenerError) {
@@ -66,6 +92,8 @@ impl runtime::Listener for Forward {
         } else {
             false
         };
+        let _order = self.delivering.lock().unwrap_or_else(|p| p.into_inner());
+        self.flush_locked();
         super::jvm::attach_current_thread();
         if let Some(l) = self.target() {
             if let Err(e) = l.on_event(event) {
@@ -82,10 +110,29 @@ impl runtime::Listener for Forward {
     }
 
     fn on_datagram(&self, data: &[u8]) {
-        super::jvm::attach_current_thread();
-        if let Some(l) = self.target() {
-            if let Err(e) = l.on_datagram(data.to_vec()) {
-                self.failed("onDatagram", e);
+        let first = {
+            let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            p.push(data.to_vec());
+            p.len() == 1
+        };
+        if !first {
+            return;
+        }
+        let me = self.me.clone();
+        let flush = async move {
+            if let Some(f) = me.upgrade() {
+                let _order = f.delivering.lock().unwrap_or_else(|p| p.into_inner());
+                f.flush_locked();
+            }
+        };
+        // The driver delivers on Pinhole's runtime; outside one (never, today), at once.
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) => {
+                h.spawn(flush);
+            }
+            Err(_) => {
+                let _order = self.delivering.lock().unwrap_or_else(|p| p.into_inner());
+                self.flush_locked();
             }
         }
     }
@@ -111,10 +158,13 @@ impl Session {
     ) -> Result<Arc<Self>, PinholeError> {
         let core = config.to_core()?;
         let rt = super::runtime()?;
-        let forward = Arc::new(Forward {
+        let forward = Arc::new_cyclic(|me| Forward {
             listener: Mutex::new(Some(listener)),
             state: watch::Sender::new(SessionState::New),
             errors: AtomicU64::new(0),
+            pending: Mutex::new(Vec::new()),
+            delivering: Mutex::new(()),
+            me: me.clone(),
         });
         let inner =
             runtime::Session::start_on(rt.handle(), core, Delivery::Listener(forward.clone()))
@@ -140,6 +190,26 @@ impl Session {
     /// Sends one datagram to the peer on the current path (from the calling thread).
     pub fn send(&self, data: Vec<u8>) -> Result<(), PinholeError> {
         Ok(self.inner.send(&data)?)
+    }
+
+    /// Sends several datagrams, in order, in one call: from Kotlin or Swift one call costs
+    /// microseconds of marshalling, so a stream of datagrams goes faster in batches. Stops
+    /// at the first that fails and raises its error, saying how many were sent before it.
+    pub fn send_batch(&self, datagrams: Vec<Vec<u8>>) -> Result<(), PinholeError> {
+        let n = datagrams.len();
+        for (i, d) in datagrams.iter().enumerate() {
+            if let Err(e) = self.inner.send(d) {
+                let e = PinholeError::from(e);
+                if i == 0 {
+                    return Err(e);
+                }
+                return Err(e.prefixed(&format!(
+                    "datagram {} of {n} (the {i} before it were sent)",
+                    i + 1
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// ICE restart: new credentials go to the peer as a `Signal` event; the current path

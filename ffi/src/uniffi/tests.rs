@@ -79,8 +79,8 @@ impl SessionListener for Recorder {
         Ok(())
     }
 
-    fn on_datagram(&self, data: Vec<u8>) -> Result<(), ListenerError> {
-        self.datagrams.lock().unwrap().push(data);
+    fn on_datagrams(&self, data: Vec<Vec<u8>>) -> Result<(), ListenerError> {
+        self.datagrams.lock().unwrap().extend(data);
         if self.throw.load(Ordering::Relaxed) {
             return Err(uniffi::UnexpectedUniFFICallbackError::new("a foreign exception").into());
         }
@@ -173,6 +173,23 @@ fn two_sessions_connect_exchange_restart_and_close() {
     p.b.send(b"hello from b".to_vec()).unwrap();
     eventually("b receives", || p.rb.has_datagram(b"hello from a"));
     eventually("a receives", || p.ra.has_datagram(b"hello from b"));
+    p.a.send_batch(vec![b"batch 1".to_vec(), b"batch 2".to_vec()])
+        .unwrap();
+    eventually("a batch arrives", || {
+        p.rb.has_datagram(b"batch 1") && p.rb.has_datagram(b"batch 2")
+    });
+    match p
+        .a
+        .send_batch(vec![b"fine".to_vec(), vec![], b"never".to_vec()])
+    {
+        Err(PinholeError::InvalidData(m)) => {
+            assert!(
+                m.starts_with("datagram 2 of 3 (the 1 before it were sent)"),
+                "{m}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
 
     // ICE restart: both sides see it, and data keeps flowing afterwards.
     p.a.restart().unwrap();
@@ -344,7 +361,8 @@ fn a_throwing_listener_is_counted_and_the_session_goes_on() {
     eventually("delivery despite throws", || {
         p.rb.has_datagram(b"still delivered")
     });
-    assert!(p.b.stats().listener_errors >= 2);
+    // Counted once the throwing call has returned to Rust.
+    eventually("the throws counted", || p.b.stats().listener_errors >= 2);
     p.a.send(b"and again".to_vec()).unwrap();
     eventually("the next one too", || p.rb.has_datagram(b"and again"));
 }
@@ -475,7 +493,7 @@ fn many_open_close_cycles_release_everything() {
         fn on_event(&self, _: SessionEvent) -> Result<(), ListenerError> {
             Ok(())
         }
-        fn on_datagram(&self, _: Vec<u8>) -> Result<(), ListenerError> {
+        fn on_datagrams(&self, _: Vec<Vec<u8>>) -> Result<(), ListenerError> {
             Ok(())
         }
     }

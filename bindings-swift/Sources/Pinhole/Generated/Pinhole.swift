@@ -1099,6 +1099,13 @@ public protocol SessionProtocol: AnyObject, Sendable {
     func send(data: Data) throws 
     
     /**
+     * Sends several datagrams, in order, in one call: from Kotlin or Swift one call costs
+     * microseconds of marshalling, so a stream of datagrams goes faster in batches. Stops
+     * at the first that fails and raises its error, saying how many were sent before it.
+     */
+    func sendBatch(datagrams: [Data]) throws 
+    
+    /**
      * Closes the session: TURN allocations are deleted, `StateChanged(Closed)` is the
      * last event, then the listener is released. Idempotent; returns at once (`closed()`
      * waits). Named `shutdown` because the Kotlin object's own `close()` frees the
@@ -1295,6 +1302,20 @@ open func send(data: Data)throws   {try rustCallWithError(FfiConverterTypePinhol
 }
     
     /**
+     * Sends several datagrams, in order, in one call: from Kotlin or Swift one call costs
+     * microseconds of marshalling, so a stream of datagrams goes faster in batches. Stops
+     * at the first that fails and raises its error, saying how many were sent before it.
+     */
+open func sendBatch(datagrams: [Data])throws   {try rustCallWithError(FfiConverterTypePinholeError_lift) {
+        uniffiCallStatus in
+    uniffi_pinhole_ffi_fn_method_session_send_batch(
+            self.uniffiCloneHandle(),
+        FfiConverterSequenceData.lower(datagrams),uniffiCallStatus
+    )
+}
+}
+    
+    /**
      * Closes the session: TURN allocations are deleted, `StateChanged(Closed)` is the
      * last event, then the listener is released. Idempotent; returns at once (`closed()`
      * waits). Named `shutdown` because the Kotlin object's own `close()` frees the
@@ -1405,7 +1426,7 @@ public func FfiConverterTypeSession_lower(_ value: Session) -> UInt64 {
 
 /**
  * Receives a session's events and datagrams, in order, on one of Pinhole's runtime
- * threads. Keep each call short (hand the item to your own queue or coroutine): the
+ * threads. Keep each call short (hand the items to your own queue or coroutine): the
  * session's work waits while it runs. Calling the session from here is fine. An
  * exception thrown here is logged and counted, never fatal.
  */
@@ -1418,14 +1439,16 @@ public protocol SessionListener: AnyObject, Sendable {
     func onEvent(event: SessionEvent) throws 
     
     /**
-     * A datagram from the peer.
+     * Datagrams from the peer, in order: every datagram that arrived since the last call
+     * (one when traffic is light, many under load: one call into Kotlin or Swift costs
+     * microseconds, so they are batched rather than delivered one call each).
      */
-    func onDatagram(data: Data) throws 
+    func onDatagrams(datagrams: [Data]) throws 
     
 }
 /**
  * Receives a session's events and datagrams, in order, on one of Pinhole's runtime
- * threads. Keep each call short (hand the item to your own queue or coroutine): the
+ * threads. Keep each call short (hand the items to your own queue or coroutine): the
  * session's work waits while it runs. Calling the session from here is fine. An
  * exception thrown here is logged and counted, never fatal.
  */
@@ -1496,13 +1519,15 @@ open func onEvent(event: SessionEvent)throws   {try rustCallWithError(FfiConvert
 }
     
     /**
-     * A datagram from the peer.
+     * Datagrams from the peer, in order: every datagram that arrived since the last call
+     * (one when traffic is light, many under load: one call into Kotlin or Swift costs
+     * microseconds, so they are batched rather than delivered one call each).
      */
-open func onDatagram(data: Data)throws   {try rustCallWithError(FfiConverterTypeListenerError_lift) {
+open func onDatagrams(datagrams: [Data])throws   {try rustCallWithError(FfiConverterTypeListenerError_lift) {
         uniffiCallStatus in
-    uniffi_pinhole_ffi_fn_method_sessionlistener_on_datagram(
+    uniffi_pinhole_ffi_fn_method_sessionlistener_on_datagrams(
             self.uniffiCloneHandle(),
-        FfiConverterData.lower(data),uniffiCallStatus
+        FfiConverterSequenceData.lower(datagrams),uniffiCallStatus
     )
 }
 }
@@ -1560,9 +1585,9 @@ fileprivate struct UniffiCallbackInterfaceSessionListener {
                 lowerError: FfiConverterTypeListenerError_lower
             )
         },
-        onDatagram: { (
+        onDatagrams: { (
             uniffiHandle: UInt64,
-            data: RustBuffer,
+            datagrams: RustBuffer,
             uniffiOutReturn: UnsafeMutableRawPointer,
             uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
         ) in
@@ -1571,8 +1596,8 @@ fileprivate struct UniffiCallbackInterfaceSessionListener {
                 guard let uniffiObj = try? FfiConverterTypeSessionListener.handleMap.get(handle: uniffiHandle) else {
                     throw UniffiInternalError.unexpectedStaleHandle
                 }
-                return try uniffiObj.onDatagram(
-                     data: try FfiConverterData.lift(data)
+                return try uniffiObj.onDatagrams(
+                     datagrams: try FfiConverterSequenceData.lift(datagrams)
                 )
             }
 
@@ -3597,6 +3622,31 @@ fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceData: FfiConverterRustBuffer {
+    typealias SwiftType = [Data]
+
+    public static func write(_ value: [Data], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterData.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Data] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Data]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterData.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeTurnServer: FfiConverterRustBuffer {
     typealias SwiftType = [TurnServer]
 
@@ -3841,6 +3891,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_pinhole_ffi_checksum_method_session_send() != 17747) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_pinhole_ffi_checksum_method_session_send_batch() != 3338) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_pinhole_ffi_checksum_method_session_shutdown() != 53786) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -3856,7 +3909,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_pinhole_ffi_checksum_method_sessionlistener_on_event() != 13071) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_pinhole_ffi_checksum_method_sessionlistener_on_datagram() != 15964) {
+    if (uniffi_pinhole_ffi_checksum_method_sessionlistener_on_datagrams() != 57573) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_pinhole_ffi_checksum_constructor_session_new() != 45673) {

@@ -100,6 +100,13 @@ class Session(config: SessionConfig = SessionConfig()) : AutoCloseable {
      */
     fun send(data: ByteArray) = live { native.send(data) }
 
+    /**
+     * Sends several datagrams in order, in one call into the native library: much cheaper
+     * per datagram than [send] for a stream (each call across JNA costs microseconds).
+     * Stops at the first that fails and raises its error, saying how many went before it.
+     */
+    fun sendAll(datagrams: List<ByteArray>) = live { native.sendBatch(datagrams) }
+
     /** ICE restart; also the way out of [SessionState.FAILED]. */
     fun restart() = live { native.restart() }
 
@@ -200,7 +207,7 @@ private class ChannelListener(
         }
     }
 
-    override fun onDatagram(data: ByteArray) {
-        if (datagrams.trySend(data).isFailure) dropped.incrementAndGet()
+    override fun onDatagrams(datagrams: List<ByteArray>) {
+        for (d in datagrams) if (this.datagrams.trySend(d).isFailure) dropped.incrementAndGet()
     }
 }

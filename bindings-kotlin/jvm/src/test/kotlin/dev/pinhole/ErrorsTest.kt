@@ -100,7 +100,7 @@ class ErrorsTest {
                 throw IllegalStateException("a bug in the app's listener")
             }
 
-            override fun onDatagram(data: ByteArray) = throw ListenerException.Failed("declared failure")
+            override fun onDatagrams(datagrams: List<ByteArray>) = throw ListenerException.Failed("declared failure")
         }
         val raw = dev.pinhole.ffi.Session(loopbackConfig(), throwing)
         try {

@@ -30,11 +30,11 @@ class ThreadingTest {
                 if (event is SessionEvent.Signal) out.add(event.message)
             }
 
-            override fun onDatagram(data: ByteArray) {
+            override fun onDatagrams(datagrams: List<ByteArray>) {
                 threads.add(Thread.currentThread().name)
                 // An echo straight from Pinhole's thread: re-entering the session here
                 // must not deadlock.
-                if (echo) bRef!!.send(data) else echoed.add(String(data))
+                for (d in datagrams) if (echo) bRef!!.send(d) else echoed.add(String(d))
             }
         }
         val a = dev.pinhole.ffi.Session(loopbackConfig(), listener(toB, echo = false))

@@ -667,7 +667,7 @@ internal interface UniffiCallbackInterfaceSessionListenerMethod0 : com.sun.jna.C
     fun callback(`uniffiHandle`: Long,`event`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
 internal interface UniffiCallbackInterfaceSessionListenerMethod1 : com.sun.jna.Callback {
-    fun callback(`uniffiHandle`: Long,`data`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+    fun callback(`uniffiHandle`: Long,`datagrams`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "ping")
 internal open class UniffiVTableCallbackInterfaceCallbackProbe(
@@ -707,25 +707,25 @@ internal open class UniffiVTableCallbackInterfaceLogSink(
     }
 
 }
-@Structure.FieldOrder("uniffiFree", "uniffiClone", "onEvent", "onDatagram")
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onEvent", "onDatagrams")
 internal open class UniffiVTableCallbackInterfaceSessionListener(
     @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
     @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
     @JvmField internal var `onEvent`: UniffiCallbackInterfaceSessionListenerMethod0? = null,
-    @JvmField internal var `onDatagram`: UniffiCallbackInterfaceSessionListenerMethod1? = null,
+    @JvmField internal var `onDatagrams`: UniffiCallbackInterfaceSessionListenerMethod1? = null,
 ) : Structure() {
     class UniffiByValue(
         `uniffiFree`: UniffiCallbackInterfaceFree? = null,
         `uniffiClone`: UniffiCallbackInterfaceClone? = null,
         `onEvent`: UniffiCallbackInterfaceSessionListenerMethod0? = null,
-        `onDatagram`: UniffiCallbackInterfaceSessionListenerMethod1? = null,
-    ): UniffiVTableCallbackInterfaceSessionListener(`uniffiFree`,`uniffiClone`,`onEvent`,`onDatagram`,), Structure.ByValue
+        `onDatagrams`: UniffiCallbackInterfaceSessionListenerMethod1? = null,
+    ): UniffiVTableCallbackInterfaceSessionListener(`uniffiFree`,`uniffiClone`,`onEvent`,`onDatagrams`,), Structure.ByValue
 
    internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceSessionListener) {
         `uniffiFree` = other.`uniffiFree`
         `uniffiClone` = other.`uniffiClone`
         `onEvent` = other.`onEvent`
-        `onDatagram` = other.`onDatagram`
+        `onDatagrams` = other.`onDatagrams`
     }
 
 }
@@ -788,6 +788,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_pinhole_ffi_checksum_method_session_send(
     ): Int
+    external fun uniffi_pinhole_ffi_checksum_method_session_send_batch(
+    ): Int
     external fun uniffi_pinhole_ffi_checksum_method_session_shutdown(
     ): Int
     external fun uniffi_pinhole_ffi_checksum_method_session_state(
@@ -798,7 +800,7 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_pinhole_ffi_checksum_method_sessionlistener_on_event(
     ): Int
-    external fun uniffi_pinhole_ffi_checksum_method_sessionlistener_on_datagram(
+    external fun uniffi_pinhole_ffi_checksum_method_sessionlistener_on_datagrams(
     ): Int
     external fun uniffi_pinhole_ffi_checksum_constructor_session_new(
     ): Int
@@ -861,6 +863,8 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_pinhole_ffi_fn_method_session_send(`ptr`: Long,`data`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_pinhole_ffi_fn_method_session_send_batch(`ptr`: Long,`datagrams`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_pinhole_ffi_fn_method_session_shutdown(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_pinhole_ffi_fn_method_session_state(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -877,7 +881,7 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_pinhole_ffi_fn_method_sessionlistener_on_event(`ptr`: Long,`event`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_pinhole_ffi_fn_method_sessionlistener_on_datagram(`ptr`: Long,`data`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_pinhole_ffi_fn_method_sessionlistener_on_datagrams(`ptr`: Long,`datagrams`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_pinhole_ffi_fn_func_set_runtime_threads(`threads`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -1065,6 +1069,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_pinhole_ffi_checksum_method_session_send() and 0xFFFF) != 17747) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_pinhole_ffi_checksum_method_session_send_batch() and 0xFFFF) != 3338) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_pinhole_ffi_checksum_method_session_shutdown() and 0xFFFF) != 53786) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1080,7 +1087,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_pinhole_ffi_checksum_method_sessionlistener_on_event() and 0xFFFF) != 13071) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_pinhole_ffi_checksum_method_sessionlistener_on_datagram() and 0xFFFF) != 15964) {
+    if ((lib.uniffi_pinhole_ffi_checksum_method_sessionlistener_on_datagrams() and 0xFFFF) != 57573) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_pinhole_ffi_checksum_constructor_session_new() and 0xFFFF) != 45673) {
@@ -2316,6 +2323,13 @@ public interface SessionInterface {
     fun `send`(`data`: kotlin.ByteArray)
     
     /**
+     * Sends several datagrams, in order, in one call: from Kotlin or Swift one call costs
+     * microseconds of marshalling, so a stream of datagrams goes faster in batches. Stops
+     * at the first that fails and raises its error, saying how many were sent before it.
+     */
+    fun `sendBatch`(`datagrams`: List<kotlin.ByteArray>)
+    
+    /**
      * Closes the session: TURN allocations are deleted, `StateChanged(Closed)` is the
      * last event, then the listener is released. Idempotent; returns at once (`closed()`
      * waits). Named `shutdown` because the Kotlin object's own `close()` frees the
@@ -2595,6 +2609,25 @@ open class Session: Disposable, AutoCloseable, SessionInterface
 
     
     /**
+     * Sends several datagrams, in order, in one call: from Kotlin or Swift one call costs
+     * microseconds of marshalling, so a stream of datagrams goes faster in batches. Stops
+     * at the first that fails and raises its error, saying how many were sent before it.
+     */
+    @Throws(PinholeException::class)override fun `sendBatch`(`datagrams`: List<kotlin.ByteArray>)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(PinholeException) { _status ->
+    UniffiLib.uniffi_pinhole_ffi_fn_method_session_send_batch(
+        it,
+        
+        FfiConverterSequenceByteArray.lower(`datagrams`),_status)
+}
+    }
+    
+    
+
+    
+    /**
      * Closes the session: TURN allocations are deleted, `StateChanged(Closed)` is the
      * last event, then the listener is released. Idempotent; returns at once (`closed()`
      * waits). Named `shutdown` because the Kotlin object's own `close()` frees the
@@ -2806,7 +2839,7 @@ public object FfiConverterTypeSession: FfiConverter<Session, Long> {
 
 /**
  * Receives a session's events and datagrams, in order, on one of Pinhole's runtime
- * threads. Keep each call short (hand the item to your own queue or coroutine): the
+ * threads. Keep each call short (hand the items to your own queue or coroutine): the
  * session's work waits while it runs. Calling the session from here is fine. An
  * exception thrown here is logged and counted, never fatal.
  */
@@ -2819,16 +2852,18 @@ public interface SessionListener {
     fun `onEvent`(`event`: SessionEvent)
     
     /**
-     * A datagram from the peer.
+     * Datagrams from the peer, in order: every datagram that arrived since the last call
+     * (one when traffic is light, many under load: one call into Kotlin or Swift costs
+     * microseconds, so they are batched rather than delivered one call each).
      */
-    fun `onDatagram`(`data`: kotlin.ByteArray)
+    fun `onDatagrams`(`datagrams`: List<kotlin.ByteArray>)
     
     companion object
 }
 
 /**
  * Receives a session's events and datagrams, in order, on one of Pinhole's runtime
- * threads. Keep each call short (hand the item to your own queue or coroutine): the
+ * threads. Keep each call short (hand the items to your own queue or coroutine): the
  * session's work waits while it runs. Calling the session from here is fine. An
  * exception thrown here is logged and counted, never fatal.
  */
@@ -2953,16 +2988,18 @@ open class SessionListenerImpl: Disposable, AutoCloseable, SessionListener
 
     
     /**
-     * A datagram from the peer.
+     * Datagrams from the peer, in order: every datagram that arrived since the last call
+     * (one when traffic is light, many under load: one call into Kotlin or Swift costs
+     * microseconds, so they are batched rather than delivered one call each).
      */
-    @Throws(ListenerException::class)override fun `onDatagram`(`data`: kotlin.ByteArray)
+    @Throws(ListenerException::class)override fun `onDatagrams`(`datagrams`: List<kotlin.ByteArray>)
         = 
     callWithHandle {
     uniffiRustCallWithError(ListenerException) { _status ->
-    UniffiLib.uniffi_pinhole_ffi_fn_method_sessionlistener_on_datagram(
+    UniffiLib.uniffi_pinhole_ffi_fn_method_sessionlistener_on_datagrams(
         it,
         
-        FfiConverterByteArray.lower(`data`),_status)
+        FfiConverterSequenceByteArray.lower(`datagrams`),_status)
 }
     }
     
@@ -3003,12 +3040,12 @@ internal object uniffiCallbackInterfaceSessionListener {
             )
         }
     }
-    internal object `onDatagram`: UniffiCallbackInterfaceSessionListenerMethod1 {
-        override fun callback(`uniffiHandle`: Long,`data`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+    internal object `onDatagrams`: UniffiCallbackInterfaceSessionListenerMethod1 {
+        override fun callback(`uniffiHandle`: Long,`datagrams`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
             val uniffiObj = FfiConverterTypeSessionListener.handleMap.get(uniffiHandle)
             val makeCall = { ->
-                uniffiObj.`onDatagram`(
-                    FfiConverterByteArray.lift(`data`),
+                uniffiObj.`onDatagrams`(
+                    FfiConverterSequenceByteArray.lift(`datagrams`),
                 )
             }
             val writeReturn = { _: Unit -> Unit }
@@ -3037,7 +3074,7 @@ internal object uniffiCallbackInterfaceSessionListener {
         uniffiFree,
         uniffiClone,
         `onEvent`,
-        `onDatagram`,
+        `onDatagrams`,
     )
 
     // Registers the foreign callback with the Rust side.
@@ -4613,6 +4650,34 @@ public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.Str
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterString.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceByteArray: FfiConverterRustBuffer<List<kotlin.ByteArray>> {
+    override fun read(buf: ByteBuffer): List<kotlin.ByteArray> {
+        val len = buf.getInt()
+        return List<kotlin.ByteArray>(len) {
+            FfiConverterByteArray.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<kotlin.ByteArray>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterByteArray.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<kotlin.ByteArray>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterByteArray.write(it, buf)
         }
     }
 }
