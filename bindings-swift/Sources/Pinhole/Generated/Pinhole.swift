@@ -1055,7 +1055,7 @@ public func FfiConverterTypeLogSink_lower(_ value: LogSink) -> UInt64 {
  * application, finds the best path (direct or relayed), and keeps it across network
  * changes. All methods may be called from any thread; none blocks on the network.
  */
-public protocol SessionProtocol: AnyObject, Sendable {
+public protocol NativeSessionProtocol: AnyObject, Sendable {
     
     /**
      * Waits (on Pinhole's runtime) until a closed session has sent its last datagrams
@@ -1136,7 +1136,7 @@ public protocol SessionProtocol: AnyObject, Sendable {
  * application, finds the best path (direct or relayed), and keeps it across network
  * changes. All methods may be called from any thread; none blocks on the network.
  */
-open class Session: SessionProtocol, @unchecked Sendable {
+open class NativeSession: NativeSessionProtocol, @unchecked Sendable {
     fileprivate let handle: UInt64
 
     /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
@@ -1382,24 +1382,24 @@ open func waitConnected(timeoutMs: UInt64)async throws  -> PathInfo  {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public struct FfiConverterTypeSession: FfiConverter {
+public struct FfiConverterTypeNativeSession: FfiConverter {
     typealias FfiType = UInt64
-    typealias SwiftType = Session
+    typealias SwiftType = NativeSession
 
-    public static func lift(_ handle: UInt64) throws -> Session {
-        return Session(unsafeFromHandle: handle)
+    public static func lift(_ handle: UInt64) throws -> NativeSession {
+        return NativeSession(unsafeFromHandle: handle)
     }
 
-    public static func lower(_ value: Session) -> UInt64 {
+    public static func lower(_ value: NativeSession) -> UInt64 {
         return value.uniffiCloneHandle()
     }
 
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Session {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NativeSession {
         let handle: UInt64 = try readInt(&buf)
         return try lift(handle)
     }
 
-    public static func write(_ value: Session, into buf: inout [UInt8]) {
+    public static func write(_ value: NativeSession, into buf: inout [UInt8]) {
         writeInt(&buf, lower(value))
     }
 }
@@ -1408,15 +1408,15 @@ public struct FfiConverterTypeSession: FfiConverter {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeSession_lift(_ handle: UInt64) throws -> Session {
-    return try FfiConverterTypeSession.lift(handle)
+public func FfiConverterTypeNativeSession_lift(_ handle: UInt64) throws -> NativeSession {
+    return try FfiConverterTypeNativeSession.lift(handle)
 }
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-public func FfiConverterTypeSession_lower(_ value: Session) -> UInt64 {
-    return FfiConverterTypeSession.lower(value)
+public func FfiConverterTypeNativeSession_lower(_ value: NativeSession) -> UInt64 {
+    return FfiConverterTypeNativeSession.lower(value)
 }
 
 
