@@ -4,9 +4,10 @@
 # NAT in network namespaces. Those are #[ignore]d in a plain `cargo test` (they need root
 # and Debian packages) and run here with --include-ignored: they never skip quietly.
 # Before them the C and C++ tiers (tests/c/run.sh, tests/cpp/run.sh).
-# Then the fuzz smoke (scripts/fuzz-smoke.sh) and the cross tier: the C facade
-# cross-built for arm64 and armv7 and the core's unit tests run there under qemu-user
-# (scripts/test-cross-arm.sh).
+# Then the mobile SDK (scripts/test-mobile.sh: generated bindings current, Swift syntax,
+# Kotlin JVM and Robolectric tests, the AAR's host-buildable part), the fuzz smoke
+# (scripts/fuzz-smoke.sh) and the cross tier: the C facade cross-built for arm64 and armv7
+# and the core's unit tests run there under qemu-user (scripts/test-cross-arm.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,5 +17,6 @@ scripts/install-deps.sh
 tests/c/run.sh
 tests/cpp/run.sh
 cargo test --workspace --locked --no-fail-fast -- --include-ignored
+scripts/test-mobile.sh
 scripts/fuzz-smoke.sh
 scripts/test-cross-arm.sh

@@ -506,32 +506,3 @@ fn many_open_close_cycles_release_everything() {
         dropped.load(Ordering::Relaxed) == 100
     });
 }
-
-#[test]
-#[ignore = "measurement: cargo test -p pinhole-ffi --lib rss_probe -- --ignored --nocapture"]
-fn rss_probe() {
-    fn rss() -> u64 {
-        std::fs::read_to_string("/proc/self/status")
-            .unwrap()
-            .lines()
-            .find(|l| l.starts_with("VmRSS:"))
-            .unwrap()
-            .split_whitespace()
-            .nth(1)
-            .unwrap()
-            .parse()
-            .unwrap()
-    }
-    let cycle = |n| {
-        for _ in 0..n {
-            let s = Session::new(loopback(), Arc::new(Recorder::default())).unwrap();
-            s.network_changed(NetworkKind::Wifi, None).unwrap();
-            s.shutdown();
-            block_on(s.closed());
-        }
-    };
-    cycle(200);
-    let r0 = rss();
-    cycle(1000);
-    println!("RSS {} -> {} KiB", r0, rss());
-}
