@@ -394,6 +394,11 @@ void uniffi_pinhole_ffi_fn_method_session_send(uint64_t ptr, RustBuffer data, Ru
 void uniffi_pinhole_ffi_fn_method_session_send_batch(uint64_t ptr, RustBuffer datagrams, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PINHOLE_FFI_FN_METHOD_SESSION_SET_FOREGROUND
+#define UNIFFI_FFIDEF_UNIFFI_PINHOLE_FFI_FN_METHOD_SESSION_SET_FOREGROUND
+void uniffi_pinhole_ffi_fn_method_session_set_foreground(uint64_t ptr, int8_t foreground, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_PINHOLE_FFI_FN_METHOD_SESSION_SHUTDOWN
 #define UNIFFI_FFIDEF_UNIFFI_PINHOLE_FFI_FN_METHOD_SESSION_SHUTDOWN
 void uniffi_pinhole_ffi_fn_method_session_shutdown(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -846,6 +851,12 @@ uint16_t uniffi_pinhole_ffi_checksum_method_session_send(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_PINHOLE_FFI_CHECKSUM_METHOD_SESSION_SEND_BATCH
 #define UNIFFI_FFIDEF_UNIFFI_PINHOLE_FFI_CHECKSUM_METHOD_SESSION_SEND_BATCH
 uint16_t uniffi_pinhole_ffi_checksum_method_session_send_batch(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_PINHOLE_FFI_CHECKSUM_METHOD_SESSION_SET_FOREGROUND
+#define UNIFFI_FFIDEF_UNIFFI_PINHOLE_FFI_CHECKSUM_METHOD_SESSION_SET_FOREGROUND
+uint16_t uniffi_pinhole_ffi_checksum_method_session_set_foreground(void
     
 );
 #endif

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Checks what the shared library exports: every defined dynamic symbol must match an
-# allowed pattern (pinhole_* for the C ABI; uniffi_* and ffi_* for the UniFFI exports),
+# allowed pattern (pinhole_* for the C ABI; uniffi_* and ffi_* for the UniFFI exports,
+# UNIFFI_META_* for the metadata uniffi-bindgen reads in library mode, and JNI_OnLoad,
+# which a JVM looks up when it loads the library),
 # and the list must equal the committed snapshot ffi/symbols.txt, so an export that
 # appears or disappears is a reviewed change.
 #
@@ -17,7 +19,7 @@ fi
 lib=${1:?usage: check-symbols.sh [--update] LIB.so [NM]}
 nm=${2:-nm}
 snapshot=ffi/symbols.txt
-allowed='^(pinhole_|uniffi_|ffi_)'
+allowed='^(pinhole_|uniffi_|ffi_|UNIFFI_META_|JNI_OnLoad$)'
 
 # Defined dynamic symbols (any type), names only, without a @version suffix.
 actual=$("$nm" -D --defined-only "$lib" | awk '{print $NF}' | sed 's/@.*//' | LC_ALL=C sort -u)

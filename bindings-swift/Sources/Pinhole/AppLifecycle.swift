@@ -2,10 +2,12 @@
 import Foundation
 import UIKit
 
-/// Foreground/background handling for iOS. iOS closes the sockets of a suspended app and
-/// its NAT mappings expire meanwhile: coming back to the foreground is a major network
-/// change. Each session added is told the current network again (from `monitor`) and
-/// restarted (the peer gets the new credentials through your signaling).
+/// Foreground/background handling for iOS. Entering the background calls
+/// `setForeground(false)` on each session (nothing is sent but TURN refreshes). iOS closes
+/// the sockets of a suspended app and its NAT mappings expire meanwhile, so coming back is a
+/// major network change: each session is told the current network again (from `monitor`)
+/// and `setForeground(true)` replaces its sockets and restarts ICE (the peer gets the new
+/// credentials through your signaling).
 ///
 /// ```swift
 /// let lifecycle = AppLifecycle(monitor: monitor)
@@ -13,19 +15,13 @@ import UIKit
 /// ```
 public final class AppLifecycle: @unchecked Sendable {
     private let monitor: PathMonitor?
-    private let restartAfter: TimeInterval
     private let lock = NSLock()
     private var sessions: [WeakRef] = []
-    private var backgroundSince: Date?
     private var observers: [NSObjectProtocol] = []
 
-    /// - Parameters:
-    ///   - monitor: where the current network comes from.
-    ///   - restartAfter: shortest time in the background that restarts sessions (0:
-    ///     always, since iOS may have closed the sockets).
-    public init(monitor: PathMonitor? = nil, restartAfter: TimeInterval = 0) {
+    /// - Parameter monitor: where the current network comes from.
+    public init(monitor: PathMonitor? = nil) {
         self.monitor = monitor
-        self.restartAfter = restartAfter
         let center = NotificationCenter.default
         observers.append(center.addObserver(
             forName: UIApplication.didEnterBackgroundNotification, object: nil, queue: nil
@@ -46,25 +42,26 @@ public final class AppLifecycle: @unchecked Sendable {
         lock.unlock()
     }
 
-    private func enteredBackground() {
+    private func live() -> [Session] {
         lock.lock()
-        backgroundSince = Date()
-        lock.unlock()
+        defer { lock.unlock() }
+        sessions.removeAll { $0.session == nil }
+        return sessions.compactMap(\.session)
+    }
+
+    private func enteredBackground() {
+        for s in live() {
+            try? s.setForeground(false)
+        }
     }
 
     private func enteringForeground() {
-        lock.lock()
-        let away = backgroundSince.map { Date().timeIntervalSince($0) } ?? 0
-        backgroundSince = nil
-        sessions.removeAll { $0.session == nil }
-        let targets = sessions.compactMap(\.session)
-        lock.unlock()
-        guard away >= restartAfter else { return }
-        for s in targets {
-            if let (kind, metered) = monitor?.last {
+        let network = monitor?.last
+        for s in live() {
+            if let (kind, metered) = network {
                 try? s.networkChanged(kind, metered: metered)
             }
-            try? s.restart()
+            try? s.setForeground(true)
         }
     }
 }

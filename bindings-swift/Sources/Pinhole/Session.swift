@@ -102,6 +102,13 @@ public final class Session: @unchecked Sendable {
         try live { try native.networkChanged(kind: kind, metered: metered) }
     }
 
+    /// The app went to the background (`false`) or came back (`true`). In the background
+    /// nothing is sent but TURN refreshes; coming back replaces the sockets (iOS closed
+    /// them) and restarts ICE. `AppLifecycle` calls this.
+    public func setForeground(_ foreground: Bool) throws {
+        try live { try native.setForeground(foreground: foreground) }
+    }
+
     /// Suspends until connected; returns the path.
     /// - Throws: `.ConnectFailed` if ICE failed or `timeout` seconds passed first.
     public func awaitConnected(timeout: TimeInterval = 30) async throws -> PathInfo {

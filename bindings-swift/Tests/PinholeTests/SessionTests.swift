@@ -88,6 +88,10 @@ final class SessionTests: XCTestCase {
         defer { a.close(); b.close() }
         try a.networkChanged(.wifi)
         try a.networkChanged(.cellular, metered: true)
+        // Background and back: new sockets, an ICE restart, and data flows again.
+        try a.setForeground(false)
+        try a.setForeground(true)
+        _ = try await a.awaitConnected()
         try a.send(Data("still here".utf8))
         let got = await next(b)
         XCTAssertEqual(got, Data("still here".utf8))

@@ -239,6 +239,19 @@ impl Session {
         Ok(())
     }
 
+    /// The app went to the background (`false`) or came back (`true`). In the background
+    /// nothing is sent but TURN refreshes (a suspended app must not wake the radio);
+    /// coming back is a major change: every socket is replaced (iOS closes a suspended
+    /// app's sockets) and ICE restarts. The platform glue calls this (Android
+    /// `AppLifecycle`, iOS `AppLifecycle`).
+    pub fn set_foreground(&self, foreground: bool) -> Result<(), PinholeError> {
+        if self.inner.state() == core::SessionState::Closed {
+            return Err(closed());
+        }
+        self.inner.set_foreground(foreground);
+        Ok(())
+    }
+
     /// Closes the session: TURN allocations are deleted, `StateChanged(Closed)` is the
     /// last event, then the listener is released. Idempotent; returns at once (`closed()`
     /// waits). Named `shutdown` because the Kotlin object's own `close()` frees the

@@ -270,6 +270,7 @@ fn misuse_raises_typed_errors_that_say_what_to_do() {
         s.handle_signal("{}".into()),
         s.restart(),
         s.network_changed(NetworkKind::Wifi, None),
+        s.set_foreground(true),
     ] {
         match r {
             Err(PinholeError::Closed(m)) => assert!(m.contains("create a new one"), "{m}"),

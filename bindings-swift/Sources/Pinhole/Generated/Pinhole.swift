@@ -1106,6 +1106,15 @@ public protocol NativeSessionProtocol: AnyObject, Sendable {
     func sendBatch(datagrams: [Data]) throws 
     
     /**
+     * The app went to the background (`false`) or came back (`true`). In the background
+     * nothing is sent but TURN refreshes (a suspended app must not wake the radio);
+     * coming back is a major change: every socket is replaced (iOS closes a suspended
+     * app's sockets) and ICE restarts. The platform glue calls this (Android
+     * `AppLifecycle`, iOS `AppLifecycle`).
+     */
+    func setForeground(foreground: Bool) throws 
+    
+    /**
      * Closes the session: TURN allocations are deleted, `StateChanged(Closed)` is the
      * last event, then the listener is released. Idempotent; returns at once (`closed()`
      * waits). Named `shutdown` because the Kotlin object's own `close()` frees the
@@ -1311,6 +1320,22 @@ open func sendBatch(datagrams: [Data])throws   {try rustCallWithError(FfiConvert
     uniffi_pinhole_ffi_fn_method_session_send_batch(
             self.uniffiCloneHandle(),
         FfiConverterSequenceData.lower(datagrams),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The app went to the background (`false`) or came back (`true`). In the background
+     * nothing is sent but TURN refreshes (a suspended app must not wake the radio);
+     * coming back is a major change: every socket is replaced (iOS closes a suspended
+     * app's sockets) and ICE restarts. The platform glue calls this (Android
+     * `AppLifecycle`, iOS `AppLifecycle`).
+     */
+open func setForeground(foreground: Bool)throws   {try rustCallWithError(FfiConverterTypePinholeError_lift) {
+        uniffiCallStatus in
+    uniffi_pinhole_ffi_fn_method_session_set_foreground(
+            self.uniffiCloneHandle(),
+        FfiConverterBool.lower(foreground),uniffiCallStatus
     )
 }
 }
@@ -3892,6 +3917,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_pinhole_ffi_checksum_method_session_send_batch() != 3338) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pinhole_ffi_checksum_method_session_set_foreground() != 26512) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_pinhole_ffi_checksum_method_session_shutdown() != 53786) {

@@ -118,6 +118,13 @@ class Session(config: SessionConfig = SessionConfig()) : AutoCloseable {
         live { native.networkChanged(kind, metered) }
 
     /**
+     * The app went to the background (false) or came back (true). In the background
+     * nothing is sent but TURN refreshes; coming back replaces the sockets and restarts ICE
+     * (the session decides). The Android glue's `AppLifecycle` calls this.
+     */
+    fun setForeground(foreground: Boolean) = live { native.setForeground(foreground) }
+
+    /**
      * Suspends until connected; returns the path.
      * @throws PinholeException.ConnectFailed if ICE failed or [timeout] passed first.
      */

@@ -86,6 +86,13 @@ class SessionTest {
         pair.use { p ->
             p.a.networkChanged(dev.pinhole.ffi.NetworkKind.WIFI)
             p.a.networkChanged(dev.pinhole.ffi.NetworkKind.CELLULAR, metered = true)
+            // Background and back: new sockets, an ICE restart, and data flows again.
+            p.a.setForeground(false)
+            p.a.setForeground(true)
+            withTimeout(10.seconds) {
+                p.b.events.filterIsInstance<SessionEvent.Restarted>().first()
+                p.a.awaitConnected()
+            }
             p.a.send("still here".toByteArray())
             withTimeout(5.seconds) { assertEquals("still here", String(p.b.receive()!!)) }
         }

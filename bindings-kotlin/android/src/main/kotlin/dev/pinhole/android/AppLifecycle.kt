@@ -3,40 +3,41 @@ package dev.pinhole.android
 import android.app.Activity
 import android.app.Application
 import android.os.Bundle
-import android.os.SystemClock
 import dev.pinhole.Session
 import java.util.concurrent.CopyOnWriteArraySet
 
 /**
  * App foreground/background hooks from `Application.ActivityLifecycleCallbacks` (the
  * framework's, no androidx). The app is in the foreground while at least one activity is
- * started. Coming back after [restartAfterMs] or more in the background, each session is
- * told about the network again and restarted: NAT mappings and the peer's path state have
- * likely expired while the radio slept (the peer gets the new credentials through the
- * app's signaling).
+ * started. Going to the background calls `setForeground(false)` on each session (it then
+ * sends nothing but TURN refreshes, so a sleeping app does not wake the radio); coming back
+ * reports the current network again (from [monitor]) and calls `setForeground(true)`: the
+ * session replaces its sockets and restarts ICE, since NAT mappings have likely expired (the
+ * peer gets the new credentials through the app's signaling).
  *
  * ```
- * AppLifecycle(application, monitor).apply { add(session) }
+ * AppLifecycle(application, monitor).add(session)
  * ```
  */
 class AppLifecycle(
     private val application: Application,
     private val monitor: NetworkMonitor? = null,
-    private val restartAfterMs: Long = 30_000,
-    private val clock: () -> Long = { SystemClock.elapsedRealtime() },
 ) : AutoCloseable {
     private val sessions = CopyOnWriteArraySet<Session>()
     private var started = 0
-    private var backgroundSince: Long? = null
 
     /** Whether an activity of the app is started. */
     val inForeground: Boolean @Synchronized get() = started > 0
 
-    /** Resumes this session with the app. */
-    fun add(session: Session) = sessions.add(session)
+    /** Follows the app with this session. */
+    fun add(session: Session) {
+        sessions.add(session)
+    }
 
-    /** Stops handling this session. */
-    fun remove(session: Session) = sessions.remove(session)
+    /** Stops following the app with this session. */
+    fun remove(session: Session) {
+        sessions.remove(session)
+    }
 
     private val callbacks = object : Application.ActivityLifecycleCallbacks {
         override fun onActivityStarted(activity: Activity) = started()
@@ -53,32 +54,31 @@ class AppLifecycle(
     }
 
     private fun started() {
-        val away = synchronized(this) {
-            started += 1
-            if (started != 1) return
-            val since = backgroundSince ?: return
-            backgroundSince = null
-            clock() - since
+        val comingBack = synchronized(this) { ++started == 1 }
+        if (!comingBack) return
+        val network = monitor?.last
+        forEach { s ->
+            network?.let { (kind, metered) -> s.networkChanged(kind, metered) }
+            s.setForeground(true)
         }
-        if (away < restartAfterMs) return
-        val (kind, metered) = monitor?.last ?: return resumeAll(null)
-        resumeAll(kind to metered)
     }
 
-    private fun resumeAll(network: kotlin.Pair<dev.pinhole.ffi.NetworkKind, Boolean>?) {
+    private fun stopped() {
+        val leaving = synchronized(this) {
+            if (started == 0) return
+            --started == 0
+        }
+        if (leaving) forEach { it.setForeground(false) }
+    }
+
+    private fun forEach(f: (Session) -> Unit) {
         for (s in sessions) {
             try {
-                network?.let { (k, m) -> s.networkChanged(k, m) }
-                s.restart()
+                f(s)
             } catch (_: dev.pinhole.ffi.PinholeException.Closed) {
                 sessions.remove(s)
             }
         }
-    }
-
-    private fun stopped() = synchronized(this) {
-        started = (started - 1).coerceAtLeast(0)
-        if (started == 0) backgroundSince = clock()
     }
 
     /** Unregisters the callbacks. */

@@ -790,6 +790,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_pinhole_ffi_checksum_method_session_send_batch(
     ): Int
+    external fun uniffi_pinhole_ffi_checksum_method_session_set_foreground(
+    ): Int
     external fun uniffi_pinhole_ffi_checksum_method_session_shutdown(
     ): Int
     external fun uniffi_pinhole_ffi_checksum_method_session_state(
@@ -864,6 +866,8 @@ internal object UniffiLib {
     external fun uniffi_pinhole_ffi_fn_method_session_send(`ptr`: Long,`data`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_pinhole_ffi_fn_method_session_send_batch(`ptr`: Long,`datagrams`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_pinhole_ffi_fn_method_session_set_foreground(`ptr`: Long,`foreground`: Byte,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_pinhole_ffi_fn_method_session_shutdown(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -1070,6 +1074,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_pinhole_ffi_checksum_method_session_send_batch() and 0xFFFF) != 3338) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pinhole_ffi_checksum_method_session_set_foreground() and 0xFFFF) != 26512) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_pinhole_ffi_checksum_method_session_shutdown() and 0xFFFF) != 53786) {
@@ -2330,6 +2337,15 @@ public interface SessionInterface {
     fun `sendBatch`(`datagrams`: List<kotlin.ByteArray>)
     
     /**
+     * The app went to the background (`false`) or came back (`true`). In the background
+     * nothing is sent but TURN refreshes (a suspended app must not wake the radio);
+     * coming back is a major change: every socket is replaced (iOS closes a suspended
+     * app's sockets) and ICE restarts. The platform glue calls this (Android
+     * `AppLifecycle`, iOS `AppLifecycle`).
+     */
+    fun `setForeground`(`foreground`: kotlin.Boolean)
+    
+    /**
      * Closes the session: TURN allocations are deleted, `StateChanged(Closed)` is the
      * last event, then the listener is released. Idempotent; returns at once (`closed()`
      * waits). Named `shutdown` because the Kotlin object's own `close()` frees the
@@ -2621,6 +2637,27 @@ open class Session: Disposable, AutoCloseable, SessionInterface
         it,
         
         FfiConverterSequenceByteArray.lower(`datagrams`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The app went to the background (`false`) or came back (`true`). In the background
+     * nothing is sent but TURN refreshes (a suspended app must not wake the radio);
+     * coming back is a major change: every socket is replaced (iOS closes a suspended
+     * app's sockets) and ICE restarts. The platform glue calls this (Android
+     * `AppLifecycle`, iOS `AppLifecycle`).
+     */
+    @Throws(PinholeException::class)override fun `setForeground`(`foreground`: kotlin.Boolean)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(PinholeException) { _status ->
+    UniffiLib.uniffi_pinhole_ffi_fn_method_session_set_foreground(
+        it,
+        
+        FfiConverterBoolean.lower(`foreground`),_status)
 }
     }
     
