@@ -5,12 +5,13 @@
 # interoperate with), tayga (a real NAT64, for the IPv6-only lab) and miniupnpd-nftables (a
 # real NAT-PMP / PCP / UPnP-IGD server for the port-mapping lab; miniupnpc and natpmpc are its
 # clients, handy for debugging); for the C and C++ tiers (tests/c, tests/cpp) gcc/g++,
-# valgrind (memcheck), cmake, ninja-build and libgtest-dev (GoogleTest, found by CMake).
+# valgrind (memcheck), cmake, ninja-build and libgtest-dev (GoogleTest, found by CMake); for
+# the Kotlin bindings (scripts/test-mobile.sh) a JDK 17 and Maven.
 # Idempotent: does nothing when everything is present.
 set -euo pipefail
 
 packages=(coturn openssl stun-client nftables iptables conntrack iproute2 libnice-dev pkg-config tayga miniupnpd-nftables miniupnpc natpmpc
-  gcc g++ valgrind cmake ninja-build libgtest-dev)
+  gcc g++ valgrind cmake ninja-build libgtest-dev openjdk-17-jdk-headless maven)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -19,12 +19,10 @@ step() { echo "test-mobile: $* ($((SECONDS - start)) s)" >&2; }
 
 target="${CARGO_TARGET_DIR:-$PWD/target}"
 
-# JDK 17 and Maven (on the project's machine image; installed here if a machine lacks them).
+# JDK 17 and Maven: on the project's machine image; scripts/install-deps.sh installs them
+# where they are missing.
 if ! command -v mvn >/dev/null 2>&1 || ! command -v javac >/dev/null 2>&1; then
-  step "installing openjdk-17-jdk-headless and maven"
-  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends openjdk-17-jdk-headless maven >/dev/null
+  scripts/install-deps.sh
 fi
 
 step "generated bindings current"
