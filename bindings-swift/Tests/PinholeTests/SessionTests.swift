@@ -14,8 +14,8 @@ final class SessionTests: XCTestCase {
         let b = try Session(config: Self.loopback())
         let (toA, toAIn) = AsyncStream<String>.makeStream()
         let (toB, toBIn) = AsyncStream<String>.makeStream()
-        async let pa = a.connect(outgoing: { toBIn.yield($0) }, incoming: toA, timeout: 10)
-        async let pb = b.connect(outgoing: { toAIn.yield($0) }, incoming: toB, timeout: 10)
+        async let pa = a.connect(outgoing: { _ = toBIn.yield($0) }, incoming: toA, timeout: 10)
+        async let pb = b.connect(outgoing: { _ = toAIn.yield($0) }, incoming: toB, timeout: 10)
         _ = try await (pa, pb)
         return (a, b)
     }
