@@ -124,6 +124,16 @@ class AndroidGlueTest {
             assertEquals(NetworkKind.NONE to false, seen.last())
             assertEquals(NetworkKind.NONE to false, monitor.last)
             dataFlows("on loopback, whatever the radio says")
+
+            // Wi-Fi comes back: from no network to one is a major change for the session
+            // (it recovers or restarts if its path does not work; on loopback it does).
+            val wifi2 = ShadowNetwork.newInstance(102)
+            val wifiCaps = caps(NetworkCapabilities.TRANSPORT_WIFI, notMetered = true)
+            shadowCm.setNetworkCapabilities(wifi2, wifiCaps)
+            callback.onAvailable(wifi2)
+            assertEquals(NetworkKind.WIFI to false, seen.last())
+            assertEquals(4, seen.size)
+            dataFlows("back on wifi")
             assertEquals(dev.pinhole.ffi.SessionState.CONNECTED, a.state)
             assertTrue(a.stats().listenerErrors == 0uL)
         } finally {
