@@ -1,39 +1,7 @@
 //! The RFC 8445 ICE agent as a sans-IO state machine: one data stream, one
 //! component, UDP.
 //!
-//! # Driving it
-//!
-//! The runtime owns the sockets and the clock; the agent owns every protocol
-//! decision. One socket carries STUN and application data.
-//!
-//! ```text
-//! let mut agent = IceAgent::new(IceConfig::default(), StdRng::from_entropy());
-//! signal(agent.local_credentials());                    // ufrag/pwd to the peer
-//! agent.add_local_socket(now, "192.168.1.20:5000".parse()?, NetworkCost::WIFI)?;
-//! loop {
-//!     // signaling in:  agent.handle_input(now, Input::RemoteCredentials(c))
-//!     //                agent.handle_input(now, Input::RemoteCandidate(c))
-//!     //                agent.handle_input(now, Input::RemoteEndOfCandidates)
-//!     // datagram in:   agent.handle_input(now, Input::Receive { local, from, data })
-//!     // timer:         agent.handle_timeout(now)
-//!     while let Some(t) = agent.poll_transmit() { socket(t.from).send_to(&t.bytes, t.to) }
-//!     while let Some(e) = agent.poll_event() { /* IceEvent: signal candidates, data… */ }
-//!     sleep_until(agent.poll_timeout());
-//! }
-//! ```
-//!
-//! Every call that takes `now` also runs the timers that are due, so the
-//! runtime only has to call `handle_timeout` when `poll_timeout` says so.
-//!
-//! # Generations (ICE restart, make-before-break)
-//!
-//! Credentials, checklist, valid pairs and the selected pair form a
-//! *generation*. [`IceAgent::restart`] (or new remote credentials while the
-//! current generation already has some) starts a new one; the previous
-//! generation keeps its selected pair, answers checks with its old
-//! credentials and keeps consent alive until the new generation selects a
-//! pair. Data sent meanwhile goes over the old pair, so a restart never
-//! interrupts the flow.
+//! How to drive it and what a generation is: see [`IceAgent`].
 //!
 //! Nomination policy: see [`super::nominate`].
 
@@ -44,7 +12,7 @@ use std::time::{Duration, Instant};
 use rand::RngCore;
 
 use super::candidate::{Candidate, CandidateType};
-pub use super::config::{IceConfig, IceError, NominationMode, RENOMINATION_OPTION};
+pub(super) use super::config::{IceConfig, IceError, NominationMode, RENOMINATION_OPTION};
 pub(super) use super::generation::{CheckKind, Generation, LocalSocket, PairKey, TxContext};
 use super::sdp::Credentials;
 use super::stats::Counters;
@@ -80,7 +48,7 @@ pub enum Input<'a> {
     RemoteEndOfCandidates,
 }
 
-pub use crate::Transmit;
+pub(super) use crate::Transmit;
 
 /// Candidate gathering state (RFC 8838 §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,7 +160,49 @@ pub(super) struct RateWindow {
     pub(super) unauthenticated: u32,
 }
 
-/// The ICE agent. See the module docs for how to drive it.
+/// The ICE agent (RFC 8445): one data stream, one component, UDP; TURN
+/// relayed candidates over UDP, TCP or TLS.
+///
+/// # Driving it
+///
+/// The runtime owns the sockets and the clock; the agent owns every protocol
+/// decision. One socket carries STUN and application data.
+///
+/// ```text
+/// let mut agent = IceAgent::new(IceConfig::default(), StdRng::from_entropy());
+/// signal(agent.local_credentials());                    // ufrag/pwd to the peer
+/// agent.add_local_socket(now, "192.168.1.20:5000".parse()?, NetworkCost::WIFI)?;
+/// loop {
+///     // signaling in:  agent.handle_input(now, Input::RemoteCredentials(c))
+///     //                agent.handle_input(now, Input::RemoteCandidate(c))
+///     //                agent.handle_input(now, Input::RemoteEndOfCandidates)
+///     // datagram in:   agent.handle_input(now, Input::Receive { local, from, data })
+///     // timer:         agent.handle_timeout(now)
+///     while let Some(t) = agent.poll_transmit() { socket(t.from).send_to(&t.bytes, t.to) }
+///     while let Some(e) = agent.poll_event() { /* IceEvent: signal candidates, data… */ }
+///     sleep_until(agent.poll_timeout());
+/// }
+/// ```
+///
+/// Every call that takes `now` also runs the timers that are due, so the
+/// runtime only has to call `handle_timeout` when `poll_timeout` says so.
+///
+/// # Generations (ICE restart, make-before-break)
+///
+/// Credentials, checklist, valid pairs and the selected pair form a
+/// *generation*. [`IceAgent::restart`] (or new remote credentials while the
+/// current generation already has some) starts a new one; the previous
+/// generation keeps its selected pair, answers checks with its old
+/// credentials and keeps consent alive until the new generation selects a
+/// pair. Data sent meanwhile goes over the old pair, so a restart never
+/// interrupts the flow.
+///
+/// # Relayed candidates
+///
+/// UDP TURN servers are reached through the agent's own sockets: their traffic
+/// is ordinary [`Transmit`]s and `Input::Receive`s. TCP and TLS servers need one
+/// stream per server, which the runtime owns: see
+/// [`IceAgent::poll_relay_stream_transmit`].
 pub struct IceAgent {
     pub(super) config: IceConfig,
     pub(super) rng: Box<dyn RngCore + Send>,
@@ -363,9 +373,10 @@ impl IceAgent {
         }
     }
 
-    /// The next datagram to send.
-    /// What is sent from a relayed address leaves as TURN traffic to the
-    /// server (see [`super::relay`]).
+    /// The next datagram to send: checks, responses, consent, application data
+    /// and TURN traffic to UDP relay servers. What is sent from a relayed
+    /// address leaves as TURN traffic (a Send indication or ChannelData) to the
+    /// server, from the local socket the allocation was made on.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         loop {
             let t = if let Some(t) = self.outbox.pop_front() {

@@ -22,12 +22,12 @@ use std::net::IpAddr;
 use std::str::FromStr;
 
 /// The largest candidate priority RFC 8445 §5.1.2 allows (2^31 − 1).
-pub const MAX_PRIORITY: u32 = 0x7FFF_FFFF;
+pub(super) const MAX_PRIORITY: u32 = 0x7FFF_FFFF;
 /// The largest component ID RFC 8445 §5.1.1 allows.
-pub const MAX_COMPONENT: u16 = 256;
+pub(super) const MAX_COMPONENT: u16 = 256;
 
 /// `ice-char` from RFC 8839 §5.1: `ALPHA / DIGIT / "+" / "/"`.
-pub fn is_ice_char(c: char) -> bool {
+pub(super) fn is_ice_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '+' || c == '/'
 }
 

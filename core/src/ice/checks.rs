@@ -45,7 +45,7 @@ use crate::stun::{
 
 /// libwebrtc's NOMINATION attribute (comprehension-optional): the
 /// renomination counter.
-pub const NOMINATION_ATTR: u16 = 0xC001;
+pub(super) const NOMINATION_ATTR: u16 = 0xC001;
 
 impl IceAgent {
     /// Classifies and handles one received datagram. Never panics on input.

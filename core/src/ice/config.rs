@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::checklist::{CheckListConfig, CheckListError};
-pub use super::relay::RelayServer;
+pub(super) use super::relay::RelayServer;
 use crate::stun::transaction::TransactionConfig;
 
 /// The ice-option Pinhole agents advertise to say they accept renomination
@@ -71,7 +71,11 @@ pub struct IceConfig {
     /// (`Counters::unauthenticated_rate_limited`). A separate budget, so a
     /// spoofed flood cannot starve the peer's checks.
     pub max_unauthenticated_per_second: u32,
-    /// TURN servers for relayed candidates (default none); see [`super::relay`].
+    /// TURN servers for relayed candidates (default none). Each is allocated on as
+    /// soon as a socket is added (UDP: one allocation per local socket; TCP/TLS: one
+    /// stream per server); one that fails only ends in [`IceEvent::RelayFailed`].
+    ///
+    /// [`IceEvent::RelayFailed`]: super::IceEvent::RelayFailed
     pub turn_servers: Vec<RelayServer>,
     /// Which local candidates are gathered and paired (default all).
     pub transport_policy: TransportPolicy,

@@ -16,20 +16,20 @@ use super::priority::NetworkCost;
 use crate::stun::{encode_to_vec, Attribute, Class, Message, MessageType, Method};
 
 /// Decides from (elapsed, src, dst) whether a datagram is lost.
-pub type DropFilter = Box<dyn Fn(Duration, SocketAddr, SocketAddr) -> bool>;
+pub(super) type DropFilter = Box<dyn Fn(Duration, SocketAddr, SocketAddr) -> bool>;
 
 /// The address node `i`'s TCP streams to a TURN server come from.
-pub fn stream_addr(i: usize) -> SocketAddr {
+pub(super) fn stream_addr(i: usize) -> SocketAddr {
     SocketAddr::new(IpAddr::from([100, 64, 0, i as u8 + 1]), 40000)
 }
 
-pub fn addr(s: &str) -> SocketAddr {
+pub(super) fn addr(s: &str) -> SocketAddr {
     s.parse().unwrap()
 }
 
 /// NAT behaviour.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NatKind {
+pub(super) enum NatKind {
     /// Endpoint-independent mapping, address-dependent filtering.
     EimAdf,
     /// Endpoint-independent mapping, address-and-port-dependent filtering.
@@ -39,7 +39,7 @@ pub enum NatKind {
     Symmetric,
 }
 
-pub struct Nat {
+pub(super) struct Nat {
     pub public_ip: IpAddr,
     pub kind: NatKind,
     map: HashMap<(SocketAddr, Option<SocketAddr>), u16>,
@@ -48,7 +48,7 @@ pub struct Nat {
 }
 
 impl Nat {
-    pub fn new(public_ip: &str, kind: NatKind) -> Self {
+    pub(super) fn new(public_ip: &str, kind: NatKind) -> Self {
         Nat {
             public_ip: public_ip.parse().unwrap(),
             kind,
@@ -84,7 +84,7 @@ impl Nat {
     }
 }
 
-pub struct Node {
+pub(super) struct Node {
     pub agent: IceAgent,
     pub nat: Option<Nat>,
     pub sockets: Vec<SocketAddr>,
@@ -100,7 +100,7 @@ struct Packet {
     bytes: Vec<u8>,
 }
 
-pub struct Net {
+pub(super) struct Net {
     pub start: Instant,
     pub now: Instant,
     pub nodes: Vec<Node>,
@@ -124,7 +124,7 @@ pub struct Net {
 
 impl Net {
     /// Two agents (0 controlling, 1 controlled) with seeded RNGs.
-    pub fn new(seed: u64, c0: IceConfig, c1: IceConfig) -> Net {
+    pub(super) fn new(seed: u64, c0: IceConfig, c1: IceConfig) -> Net {
         let start = Instant::now();
         let node = |c: IceConfig, s: u64| Node {
             agent: IceAgent::new(c, StdRng::seed_from_u64(s)),
@@ -151,15 +151,15 @@ impl Net {
         }
     }
 
-    pub fn elapsed(&self) -> Duration {
+    pub(super) fn elapsed(&self) -> Duration {
         self.now - self.start
     }
 
-    pub fn agent(&mut self, i: usize) -> &mut IceAgent {
+    pub(super) fn agent(&mut self, i: usize) -> &mut IceAgent {
         &mut self.nodes[i].agent
     }
 
-    pub fn add_socket(&mut self, i: usize, a: &str) {
+    pub(super) fn add_socket(&mut self, i: usize, a: &str) {
         let now = self.now;
         let a = addr(a);
         self.nodes[i].sockets.push(a);
@@ -169,7 +169,7 @@ impl Net {
             .unwrap();
     }
 
-    pub fn remove_socket(&mut self, i: usize, a: &str) {
+    pub(super) fn remove_socket(&mut self, i: usize, a: &str) {
         let now = self.now;
         let a = addr(a);
         self.nodes[i].sockets.retain(|s| *s != a);
@@ -177,7 +177,7 @@ impl Net {
     }
 
     /// Gives each agent the other's credentials and ice-options.
-    pub fn exchange_credentials(&mut self) {
+    pub(super) fn exchange_credentials(&mut self) {
         let now = self.now;
         for i in 0..2 {
             let creds = self.nodes[1 - i].agent.local_credentials().clone();
@@ -196,16 +196,16 @@ impl Net {
         }
     }
 
-    pub fn connected(&self, i: usize) -> bool {
+    pub(super) fn connected(&self, i: usize) -> bool {
         self.nodes[i].agent.selected_pair().is_some()
     }
 
-    pub fn both_connected(&self) -> bool {
+    pub(super) fn both_connected(&self) -> bool {
         self.connected(0) && self.connected(1)
     }
 
     /// First time node `i` reported an event matching `f`.
-    pub fn first_event(&self, i: usize, f: impl Fn(&IceEvent) -> bool) -> Option<Duration> {
+    pub(super) fn first_event(&self, i: usize, f: impl Fn(&IceEvent) -> bool) -> Option<Duration> {
         self.nodes[i]
             .events
             .iter()
@@ -324,7 +324,7 @@ impl Net {
     }
 
     /// Drains transmits and events until nothing moves.
-    pub fn pump(&mut self) {
+    pub(super) fn pump(&mut self) {
         loop {
             let mut progress = false;
             for i in 0..self.nodes.len() {
@@ -366,7 +366,7 @@ impl Net {
     }
 
     /// Delivers one signaling event to node `to`.
-    pub fn signal(&mut self, to: usize, e: IceEvent) {
+    pub(super) fn signal(&mut self, to: usize, e: IceEvent) {
         let now = self.now;
         let input = match e {
             IceEvent::LocalCandidate(c) => Input::RemoteCandidate(c),
@@ -380,7 +380,7 @@ impl Net {
     }
 
     /// Runs until `cond` holds (true) or virtual time reaches `start + limit` (false).
-    pub fn run_until(&mut self, limit: Duration, cond: impl Fn(&Net) -> bool) -> bool {
+    pub(super) fn run_until(&mut self, limit: Duration, cond: impl Fn(&Net) -> bool) -> bool {
         let end = self.start + limit;
         let mut spins = 0u32;
         let mut last = self.now;
@@ -424,18 +424,18 @@ impl Net {
     }
 
     /// Runs for `d` of virtual time from now.
-    pub fn run_for(&mut self, d: Duration) {
+    pub(super) fn run_for(&mut self, d: Duration) {
         let limit = self.elapsed() + d;
         self.run_until(limit, |_| false);
     }
 
     /// Sends `text` from node `i` on its selected pair.
-    pub fn send_data(&mut self, i: usize, text: &str) -> bool {
+    pub(super) fn send_data(&mut self, i: usize, text: &str) -> bool {
         let now = self.now;
         self.nodes[i].agent.send_data(now, text.as_bytes()).is_ok()
     }
 
-    pub fn received(&self, i: usize) -> Vec<String> {
+    pub(super) fn received(&self, i: usize) -> Vec<String> {
         self.nodes[i]
             .data
             .iter()
@@ -444,7 +444,7 @@ impl Net {
     }
 
     /// The standard two-host setup: sockets, credentials, auto signaling.
-    pub fn hosts(seed: u64, mut c0: IceConfig, mut c1: IceConfig) -> Net {
+    pub(super) fn hosts(seed: u64, mut c0: IceConfig, mut c1: IceConfig) -> Net {
         c0.controlling = true;
         c1.controlling = false;
         let mut net = Net::new(seed, c0, c1);

@@ -25,9 +25,9 @@ struct Allocation {
 }
 
 /// Datagrams out: (source, destination, bytes).
-pub type Out = Vec<(SocketAddr, SocketAddr, Vec<u8>)>;
+pub(super) type Out = Vec<(SocketAddr, SocketAddr, Vec<u8>)>;
 
-pub struct MiniTurn {
+pub(super) struct MiniTurn {
     pub addr: SocketAddr,
     key: IntegrityKey,
     allocs: Vec<Allocation>,
@@ -59,7 +59,7 @@ pub struct MiniTurn {
 }
 
 impl MiniTurn {
-    pub fn new(addr: SocketAddr, user: &str, pass: &str) -> Self {
+    pub(super) fn new(addr: SocketAddr, user: &str, pass: &str) -> Self {
         MiniTurn {
             addr,
             key: IntegrityKey::long_term(PasswordAlgorithm::Md5, user, REALM, pass).unwrap(),
@@ -81,12 +81,12 @@ impl MiniTurn {
     }
 
     /// Whether a datagram to `dst` is for this server.
-    pub fn serves(&self, dst: SocketAddr) -> bool {
+    pub(super) fn serves(&self, dst: SocketAddr) -> bool {
         dst == self.addr || self.allocs.iter().any(|a| a.relayed == dst)
     }
 
     /// Handles one datagram addressed to the server or a relayed address.
-    pub fn handle(&mut self, src: SocketAddr, dst: SocketAddr, bytes: &[u8]) -> Out {
+    pub(super) fn handle(&mut self, src: SocketAddr, dst: SocketAddr, bytes: &[u8]) -> Out {
         let mut out = self.handle_inner(src, dst, bytes);
         if self.kill_on_private_peer {
             let relays: Vec<SocketAddr> = self.allocs.iter().map(|a| a.relayed).collect();

@@ -1,37 +1,40 @@
-//! ICE building blocks that need no network (RFC 8445, RFC 8839, RFC 8421).
+//! ICE (RFC 8445) as a sans-IO agent, with the SDP forms of its signaling
+//! (RFC 8839, RFC 8840) and dual-stack, multi-network priorities (RFC 8421).
 //!
-//! - [`candidate`]: [`Candidate`] and its `a=candidate` SDP form, parsed
-//!   tolerantly (Chrome, Firefox, libnice, pion, aioice) and written canonically.
-//! - [`priority`]: candidate and pair priorities, local preferences for
-//!   dual-stack and multi-network hosts, foundations.
-//! - [`sdp`]: `ice-ufrag`, `ice-pwd`, `ice-options`, `end-of-candidates`, and
-//!   credential generation from an injected RNG.
-//! - [`pair`] and [`checklist`]: pair formation, pruning, ordering, caps and
-//!   initial unfreezing for one data stream.
+//! What an application uses:
 //!
-//! - [`agent`]: the [`IceAgent`] sans-IO state machine built on them, with
-//!   [`gather`], [`relay`] (TURN candidates), [`checks`], [`nominate`],
-//!   [`consent`] and [`stats`].
+//! - [`IceAgent`], the state machine: configure it with [`IceConfig`], feed it
+//!   [`Input`]s and timeouts, drain [`Transmit`](crate::Transmit)s, [`IceEvent`]s and
+//!   [`RelayStreamTransmit`]s. Its docs show the driver loop.
+//! - Signaling values: [`Candidate`] (the `a=candidate` line, parsed tolerantly —
+//!   Chrome, Firefox, libnice, pion, aioice — and written canonically),
+//!   [`Credentials`] ([`Ufrag`] and [`Password`]) and the other session
+//!   attributes ([`IceAttribute`]).
+//! - Observability: [`IceStats`] (a `getStats()`-like snapshot), [`RelayStats`].
+//!
+//! Pair formation, the checklist, the check scheduler, nomination, consent
+//! freshness and gathering are internal: their policies are described on the
+//! [`IceConfig`] fields that tune them.
 //!
 //! Everything here is plain data, pure functions or sans-IO machines: no
 //! sockets, no clock, no global randomness.
 
-pub mod agent;
-pub mod candidate;
-pub mod checklist;
-pub mod checks;
+mod agent;
+mod candidate;
+mod checklist;
+mod checks;
 mod config;
-pub mod consent;
-pub mod gather;
+mod consent;
+mod gather;
 mod generation;
-pub mod nominate;
+mod nominate;
 mod pacer;
-pub mod pair;
-pub mod priority;
-pub mod relay;
-pub mod sdp;
+mod pair;
+mod priority;
+mod relay;
+mod sdp;
 mod signaling;
-pub mod stats;
+mod stats;
 
 #[cfg(test)]
 mod agent_tests;
@@ -53,16 +56,15 @@ mod relay_tests;
 mod signaling_tests;
 
 pub use agent::{
-    ConnectionState, GatheringState, IceAgent, IceConfig, IceError, IceEvent, Input,
-    NominationMode, PathKind, SelectedPair, Transmit, RENOMINATION_OPTION,
+    ConnectionState, GatheringState, IceAgent, IceEvent, Input, PathKind, SelectedPair,
 };
 pub use candidate::{
     Candidate, CandidateAddress, CandidateParseError, CandidateType, Foundation, TcpType, Transport,
 };
-pub use checklist::{CheckList, CheckListConfig, CheckListError};
-pub use config::TransportPolicy;
-pub use pair::{CandidatePair, LocalCandidate, LocalId, PairFoundation, PairState, RemoteId};
-pub use priority::{candidate_priority, foundation, pair_priority, NetworkCost};
+pub use checklist::{CheckListConfig, CheckListError};
+pub use config::{IceConfig, IceError, NominationMode, TransportPolicy, RENOMINATION_OPTION};
+pub use pair::PairState;
+pub use priority::NetworkCost;
 pub use relay::{RelayServer, RelayStats, RelayStreamTransmit, TlsName};
 pub use sdp::{Credentials, IceAttribute, IceAttributeError, Password, Ufrag};
 pub use stats::{Counters, IceStats, PairStats, SelectedStats};

@@ -8,24 +8,25 @@ use super::candidate::{Candidate, CandidateType, Foundation, TcpType, Transport}
 /// A local candidate as the agent holds it: what it advertises plus its base,
 /// the socket address it actually sends from (RFC 8445 §5.1.1).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LocalCandidate {
+pub(crate) struct LocalCandidate {
     /// The advertised candidate. Its address is always an IP.
-    pub candidate: Candidate,
+    pub(crate) candidate: Candidate,
     /// For host candidates the candidate's own address; for srflx and prflx
     /// the host address they were learned through; for relay the relayed
     /// address itself.
-    pub base: SocketAddr,
+    pub(crate) base: SocketAddr,
 }
 
 impl LocalCandidate {
     /// A local candidate with an explicit base.
-    pub fn new(candidate: Candidate, base: SocketAddr) -> Self {
+    pub(crate) fn new(candidate: Candidate, base: SocketAddr) -> Self {
         LocalCandidate { candidate, base }
     }
 
     /// A host or relayed candidate, which is its own base. `None` if the
     /// candidate's address is an mDNS name.
-    pub fn own_base(candidate: Candidate) -> Option<Self> {
+    #[cfg(test)]
+    pub(crate) fn own_base(candidate: Candidate) -> Option<Self> {
         let ip = candidate.address.ip()?;
         let base = SocketAddr::new(ip, candidate.port);
         Some(LocalCandidate { candidate, base })
@@ -34,11 +35,11 @@ impl LocalCandidate {
 
 /// Index of a local candidate in a [`CheckList`](super::checklist::CheckList).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct LocalId(pub usize);
+pub(crate) struct LocalId(pub(crate) usize);
 
 /// Index of a remote candidate in a [`CheckList`](super::checklist::CheckList).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RemoteId(pub usize);
+pub(crate) struct RemoteId(pub(crate) usize);
 
 /// Candidate pair state (RFC 8445 §6.1.2.6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -57,11 +58,11 @@ pub enum PairState {
 
 /// Pair foundation: the local and remote candidate foundations together.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct PairFoundation {
+pub(crate) struct PairFoundation {
     /// The local candidate's foundation.
-    pub local: Foundation,
+    pub(crate) local: Foundation,
     /// The remote candidate's foundation.
-    pub remote: Foundation,
+    pub(crate) remote: Foundation,
 }
 
 impl fmt::Display for PairFoundation {
@@ -72,19 +73,19 @@ impl fmt::Display for PairFoundation {
 
 /// One entry of a checklist.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CandidatePair {
+pub(crate) struct CandidatePair {
     /// The local candidate (a srflx candidate is already replaced by its host base).
-    pub local: LocalId,
+    pub(crate) local: LocalId,
     /// The remote candidate.
-    pub remote: RemoteId,
+    pub(crate) remote: RemoteId,
     /// Component ID shared by both candidates.
-    pub component: u16,
+    pub(crate) component: u16,
     /// Pair priority (§6.1.2.3) for the agent's current role.
-    pub priority: u64,
+    pub(crate) priority: u64,
     /// Current state.
-    pub state: PairState,
+    pub(crate) state: PairState,
     /// Pair foundation, for freezing.
-    pub foundation: PairFoundation,
+    pub(crate) foundation: PairFoundation,
 }
 
 /// Whether `local` and `remote` may form a pair (RFC 8445 §6.1.2.2, RFC 6544 §6.2):
@@ -95,7 +96,7 @@ pub struct CandidatePair {
 ///   link-local address (a link-local source cannot reach a global
 ///   destination, nor the other way round);
 /// - same transport; for TCP, `active` with `passive` and `so` with `so`.
-pub fn can_pair(local: &LocalCandidate, remote: &Candidate) -> bool {
+pub(crate) fn can_pair(local: &LocalCandidate, remote: &Candidate) -> bool {
     let Some(remote_ip) = remote.address.ip() else {
         return false;
     };

@@ -12,23 +12,20 @@ use std::net::IpAddr;
 use super::candidate::{CandidateType, Foundation, Transport};
 
 /// Recommended type preferences (RFC 8445 §5.1.2.2).
-pub mod type_preference {
+pub(super) mod type_preference {
     /// Host candidates.
-    pub const HOST: u8 = 126;
+    pub(crate) const HOST: u8 = 126;
     /// Peer-reflexive candidates.
-    pub const PEER_REFLEXIVE: u8 = 110;
+    pub(crate) const PEER_REFLEXIVE: u8 = 110;
     /// Server-reflexive candidates.
-    pub const SERVER_REFLEXIVE: u8 = 100;
+    pub(crate) const SERVER_REFLEXIVE: u8 = 100;
     /// Relayed candidates.
-    pub const RELAYED: u8 = 0;
+    pub(crate) const RELAYED: u8 = 0;
 }
-
-/// The local preference to use when the agent has a single local address.
-pub const DEFAULT_LOCAL_PREFERENCE: u16 = 65535;
 
 impl CandidateType {
     /// The recommended type preference (RFC 8445 §5.1.2.2).
-    pub fn type_preference(self) -> u8 {
+    pub(crate) fn type_preference(self) -> u8 {
         match self {
             CandidateType::Host => type_preference::HOST,
             CandidateType::PeerReflexive => type_preference::PEER_REFLEXIVE,
@@ -43,7 +40,7 @@ impl CandidateType {
 ///
 /// `type_pref` must be at most 126 and `component` 1..=256, which keeps the
 /// result within 1..=2^31−1; larger values are clamped.
-pub fn candidate_priority(type_pref: u8, local_pref: u16, component: u16) -> u32 {
+pub(super) fn candidate_priority(type_pref: u8, local_pref: u16, component: u16) -> u32 {
     let type_pref = u32::from(type_pref.min(126));
     let component = u32::from(component.clamp(1, 256));
     (type_pref << 24) + (u32::from(local_pref) << 8) + (256 - component)
@@ -75,7 +72,7 @@ impl Default for NetworkCost {
 
 /// Pair priority (RFC 8445 §6.1.2.3), from the controlling agent's candidate
 /// priority `g` and the controlled agent's `d`.
-pub fn pair_priority(g: u32, d: u32) -> u64 {
+pub(super) fn pair_priority(g: u32, d: u32) -> u64 {
     let (g, d) = (u64::from(g), u64::from(d));
     // Fits in u64 for any priority <= 2^31-1; saturate beyond.
     (g.min(d) << 32)
@@ -85,7 +82,7 @@ pub fn pair_priority(g: u32, d: u32) -> u64 {
 
 /// Pair priority seen from one side: `controlling` says which of the two
 /// candidates (local or remote) is G.
-pub fn pair_priority_for(controlling: bool, local: u32, remote: u32) -> u64 {
+pub(super) fn pair_priority_for(controlling: bool, local: u32, remote: u32) -> u64 {
     if controlling {
         pair_priority(local, remote)
     } else {
@@ -95,7 +92,7 @@ pub fn pair_priority_for(controlling: bool, local: u32, remote: u32) -> u64 {
 
 /// What makes two local candidates share a foundation (RFC 8445 §5.1.1.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct FoundationInput {
+pub(super) struct FoundationInput {
     /// Candidate type.
     pub kind: CandidateType,
     /// IP of the candidate's base.
@@ -110,7 +107,7 @@ pub struct FoundationInput {
 /// A foundation for a local candidate: equal [`FoundationInput`]s give equal
 /// foundations; different ones differ except for a 2^-32 CRC collision.
 /// Stable across runs and platforms (decimal CRC-32, like libwebrtc's).
-pub fn foundation(input: &FoundationInput) -> Foundation {
+pub(super) fn foundation(input: &FoundationInput) -> Foundation {
     let mut h = crc32fast::Hasher::new();
     h.update(input.kind.as_str().as_bytes());
     h.update(&[0]);

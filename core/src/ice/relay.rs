@@ -558,7 +558,11 @@ impl IceAgent {
         }
     }
 
-    /// Bytes for TCP/TLS TURN streams (see the module docs).
+    /// Bytes to write on the TCP/TLS stream to a TURN server. The runtime holds
+    /// one stream per `server`: it connects on first use (and again when a
+    /// redirect names a new server), verifying a TLS certificate against
+    /// `tls_name`, and writes the bytes in order. Drain it after every call, like
+    /// [`IceAgent::poll_transmit`]. UDP servers never appear here.
     pub fn poll_relay_stream_transmit(&mut self) -> Option<RelayStreamTransmit> {
         let Relays {
             list, stream_out, ..
@@ -576,7 +580,8 @@ impl IceAgent {
         stream_out.pop_front()
     }
 
-    /// Bytes read from the TCP/TLS stream to `server`.
+    /// Bytes read from the TCP/TLS stream to `server`, in order and in any
+    /// chunking (the agent reassembles STUN messages and ChannelData frames).
     pub fn handle_relay_stream_bytes(&mut self, now: Instant, server: SocketAddr, bytes: &[u8]) {
         if self.closed {
             return;
@@ -589,7 +594,8 @@ impl IceAgent {
         self.drive(now);
     }
 
-    /// The stream to `server` closed or could not be opened.
+    /// The stream to `server` closed or could not be opened; `reason` ends up in
+    /// the [`IceEvent::RelayFailed`] error. The allocation on it is lost.
     pub fn handle_relay_stream_closed(&mut self, now: Instant, server: SocketAddr, reason: &str) {
         if self.closed {
             return;
