@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use pinhole::nat::discovery::{
     DiscoveryConfig, DiscoveryError, Filtering, Mapping, NatDiscovery, UnknownReason,
 };
-use pinhole::nat::lifetime::{LifetimeConfig, LifetimeError, LifetimeProbe, Socket};
+use pinhole::nat::lifetime::{LifetimeConfig, LifetimeError, LifetimeProbe};
 use pinhole::stun::server::{BindingServer, ServerConfig};
 use pinhole::stun::{encode_to_vec, Attribute, Class, ErrorCode, Message, MessageType, Method};
 use rand::rngs::StdRng;
@@ -219,7 +219,7 @@ impl World {
         if self.server.local_addresses().contains(&p.to) {
             self.server.handle_input(self.now, p.to, p.from, &p.data);
             while let Some(t) = self.server.poll_transmit() {
-                self.send(t.source, t.destination, t.contents);
+                self.send(t.from, t.to, t.bytes);
             }
         } else if let Some(nat) = self.nat.as_mut() {
             if let Some(internal) = nat.inbound(self.now, p.from, p.to) {
@@ -235,9 +235,9 @@ struct Discovery(NatDiscovery, SocketAddr);
 
 impl Client for Discovery {
     fn poll_transmit(&mut self) -> Option<(SocketAddr, SocketAddr, Vec<u8>)> {
-        self.0
-            .poll_transmit()
-            .map(|t| (self.1, t.destination, t.contents))
+        let t = self.0.poll_transmit()?;
+        assert_eq!(t.from, self.1, "discovery sends from its one socket");
+        Some((t.from, t.to, t.bytes))
     }
     fn handle_input(&mut self, now: Instant, local: SocketAddr, from: SocketAddr, data: &[u8]) {
         assert_eq!(local, self.1);
@@ -410,7 +410,7 @@ fn garbage_and_stray_responses_are_dropped_and_counted() {
     assert_eq!(d.dropped(), 2);
     assert!(!d.is_done());
     // A 4xx to Test I is a clear error.
-    let msg = Message::parse(&first.contents).unwrap();
+    let msg = Message::parse(&first.bytes).unwrap();
     let reject = encode_to_vec(
         MessageType::new(Class::Error, Method::BINDING),
         msg.transaction_id(),
@@ -433,20 +433,11 @@ struct Lifetime(LifetimeProbe, SocketAddr, SocketAddr);
 impl Client for Lifetime {
     fn poll_transmit(&mut self) -> Option<(SocketAddr, SocketAddr, Vec<u8>)> {
         let t = self.0.poll_transmit()?;
-        let local = if t.socket == Socket::X {
-            self.1
-        } else {
-            self.2
-        };
-        Some((local, t.destination, t.contents))
+        assert!(t.from == self.1 || t.from == self.2, "from X or Y: {t:?}");
+        Some((t.from, t.to, t.bytes))
     }
     fn handle_input(&mut self, now: Instant, local: SocketAddr, from: SocketAddr, data: &[u8]) {
-        let socket = if local == self.1 {
-            Socket::X
-        } else {
-            Socket::Y
-        };
-        self.0.handle_input(now, socket, from, data)
+        self.0.handle_input(now, local, from, data)
     }
     fn poll_timeout(&self) -> Option<Instant> {
         self.0.poll_timeout()
@@ -463,13 +454,16 @@ fn probe_lifetime(nat_timeout: Duration, mapping: Rule, filtering: Rule) -> (Lif
     let mut nat = Nat::new(mapping, filtering);
     nat.timeout = nat_timeout;
     let mut world = World::new(Some(nat), false);
+    let (x, y) = (a("10.0.0.2:5000"), a("10.0.0.2:5001"));
     let p = LifetimeProbe::new(
         world.now,
         LifetimeConfig::new(a(PRIMARY)),
+        x,
+        y,
         &mut StdRng::seed_from_u64(3),
     )
     .unwrap();
-    let mut client = Lifetime(p, a("10.0.0.2:5000"), a("10.0.0.2:5001"));
+    let mut client = Lifetime(p, x, y);
     let took = world.run(&mut client);
     (client, took)
 }
@@ -560,15 +554,18 @@ fn lifetime_outside_the_bounds_is_reported_as_a_bound() {
 #[test]
 fn lifetime_probe_reports_a_server_without_response_port() {
     let t0 = Instant::now();
+    let (sx, sy) = (a("10.0.0.2:5000"), a("10.0.0.2:5001"));
     let mut p = LifetimeProbe::new(
         t0,
         LifetimeConfig::new(a(PRIMARY)),
+        sx,
+        sy,
         &mut StdRng::seed_from_u64(5),
     )
     .unwrap();
     let x = p.poll_transmit().unwrap();
-    assert_eq!(x.socket, Socket::X);
-    let id = Message::parse(&x.contents).unwrap().transaction_id();
+    assert_eq!(x.from, sx);
+    let id = Message::parse(&x.bytes).unwrap().transaction_id();
     let ok = encode_to_vec(
         MessageType::new(Class::Success, Method::BINDING),
         id,
@@ -577,10 +574,14 @@ fn lifetime_probe_reports_a_server_without_response_port() {
         true,
     )
     .unwrap();
-    p.handle_input(t0, Socket::X, a(PRIMARY), &ok);
+    // The same answer on a socket that is neither X nor Y is dropped and counted.
+    p.handle_input(t0, a("10.0.0.2:5002"), a(PRIMARY), &ok);
+    assert_eq!(p.dropped(), 1);
+    assert!(p.poll_transmit().is_none());
+    p.handle_input(t0, sx, a(PRIMARY), &ok);
     let y = p.poll_transmit().unwrap();
-    assert_eq!(y.socket, Socket::Y, "T = 0: the probe goes out at once");
-    let msg = Message::parse(&y.contents).unwrap();
+    assert_eq!(y.from, sy, "T = 0: the probe goes out at once");
+    let msg = Message::parse(&y.bytes).unwrap();
     assert_eq!(msg.response_port().unwrap(), Some(62001));
     let reject = encode_to_vec(
         MessageType::new(Class::Error, Method::BINDING),
@@ -590,7 +591,7 @@ fn lifetime_probe_reports_a_server_without_response_port() {
         true,
     )
     .unwrap();
-    p.handle_input(t0, Socket::Y, a(PRIMARY), &reject);
+    p.handle_input(t0, sy, a(PRIMARY), &reject);
     let err = p.result().unwrap().as_ref().unwrap_err();
     assert!(
         matches!(err, LifetimeError::ResponsePortUnsupported { .. }),
@@ -602,6 +603,14 @@ fn lifetime_probe_reports_a_server_without_response_port() {
 fn lifetime_config_is_validated() {
     let mut c = LifetimeConfig::new(a(PRIMARY));
     c.min = Duration::from_secs(400);
-    let e = LifetimeProbe::new(Instant::now(), c, &mut StdRng::seed_from_u64(0)).unwrap_err();
+    let (x, y) = (a("10.0.0.2:5000"), a("10.0.0.2:5001"));
+    let mut rng = StdRng::seed_from_u64(0);
+    let e = LifetimeProbe::new(Instant::now(), c, x, y, &mut rng).unwrap_err();
     assert!(matches!(e, LifetimeError::InvalidConfig(_)), "{e}");
+    let c = LifetimeConfig::new(a(PRIMARY));
+    let e = LifetimeProbe::new(Instant::now(), c, x, x, &mut rng).unwrap_err();
+    assert!(
+        matches!(e, LifetimeError::InvalidConfig(_)),
+        "one socket twice: {e}"
+    );
 }

@@ -5,10 +5,11 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use pinhole::stun::attr::{self, Attribute};
-use pinhole::stun::server::{BindingServer, ServerConfig, ServerError, ServerStats, Transmit};
+use pinhole::stun::server::{BindingServer, ServerConfig, ServerError, ServerStats};
 use pinhole::stun::{
     encode_to_vec, Class, Message, MessageBuilder, MessageType, Method, TransactionId,
 };
+use pinhole::Transmit;
 
 fn a(s: &str) -> SocketAddr {
     s.parse().unwrap()
@@ -44,7 +45,7 @@ fn exchange(s: &mut BindingServer, local: &str, bytes: &[u8]) -> Option<Transmit
 }
 
 fn parsed(t: &Transmit) -> Message<'_> {
-    let m = Message::parse(&t.contents).unwrap();
+    let m = Message::parse(&t.bytes).unwrap();
     m.verify_fingerprint()
         .expect("every response carries a valid FINGERPRINT");
     assert_eq!(m.transaction_id(), tid());
@@ -57,7 +58,7 @@ fn plain_server_answers_with_xor_mapped_address_only() {
     let mut s = plain();
     assert_eq!(s.local_addresses(), vec![a(P)]);
     let t = exchange(&mut s, P, &request(&[])).unwrap();
-    assert_eq!((t.source, t.destination), (a(P), a(CLIENT)));
+    assert_eq!((t.from, t.to), (a(P), a(CLIENT)));
     let m = parsed(&t);
     assert_eq!(
         m.message_type(),
@@ -75,7 +76,7 @@ fn plain_server_answers_with_xor_mapped_address_only() {
 fn wildcard_local_address_is_answered_from_it_without_response_origin() {
     let mut s = BindingServer::new(ServerConfig::new(a("0.0.0.0:3478"))).unwrap();
     let t = exchange(&mut s, "0.0.0.0:3478", &request(&[])).unwrap();
-    assert_eq!(t.source, a("0.0.0.0:3478"));
+    assert_eq!(t.from, a("0.0.0.0:3478"));
     assert_eq!(parsed(&t).response_origin().unwrap(), None);
 }
 
@@ -97,7 +98,7 @@ fn rfc5780_server_listens_on_four_combinations_and_flips_both_for_other_address(
     ];
     for (local, other) in four.iter().zip(other) {
         let t = exchange(&mut s, local, &request(&[])).unwrap();
-        assert_eq!(t.source, a(local));
+        assert_eq!(t.from, a(local));
         let m = parsed(&t);
         assert_eq!(
             m.other_address().unwrap(),
@@ -130,11 +131,11 @@ fn change_request_answers_from_the_other_ip_and_or_port() {
         }]);
         let t = exchange(&mut s, local, &req).unwrap();
         assert_eq!(
-            t.source,
+            t.from,
             a(source),
             "{local} ip={change_ip} port={change_port}"
         );
-        assert_eq!(t.destination, a(CLIENT));
+        assert_eq!(t.to, a(CLIENT));
         assert_eq!(parsed(&t).response_origin().unwrap(), Some(a(source)));
     }
 }
@@ -143,8 +144,8 @@ fn change_request_answers_from_the_other_ip_and_or_port() {
 fn response_port_redirects_to_the_source_ip_and_works_without_an_alternate() {
     for mut s in [plain(), rfc5780()] {
         let t = exchange(&mut s, P, &request(&[Attribute::ResponsePort(50_123)])).unwrap();
-        assert_eq!(t.destination, a("203.0.113.7:50123"));
-        assert_eq!(t.source, a(P));
+        assert_eq!(t.to, a("203.0.113.7:50123"));
+        assert_eq!(t.from, a(P));
         // The mapped address is still the request's source.
         assert_eq!(parsed(&t).xor_mapped_address().unwrap(), Some(a(CLIENT)));
     }
@@ -161,12 +162,12 @@ fn change_request_and_response_port_combine() {
         Attribute::ResponsePort(1234),
     ]);
     let t = exchange(&mut s, P, &req).unwrap();
-    assert_eq!((t.source, t.destination), (a(ALT), a("203.0.113.7:1234")));
+    assert_eq!((t.from, t.to), (a(ALT), a("203.0.113.7:1234")));
 }
 
 fn assert_error(t: &Transmit, code: u16, unknown: &[u16]) {
     assert_eq!(
-        (t.source, t.destination),
+        (t.from, t.to),
         (a(P), a(CLIENT)),
         "errors go back the way they came"
     );
@@ -347,7 +348,7 @@ fn ipv6_server_answers_ipv6_clients() {
         &request(&[]),
     );
     let t = s.poll_transmit().unwrap();
-    let m = Message::parse(&t.contents).unwrap();
+    let m = Message::parse(&t.bytes).unwrap();
     assert_eq!(
         m.xor_mapped_address().unwrap(),
         Some(a("[2001:db8::99]:5000"))
@@ -379,8 +380,5 @@ fn bad_configs_say_what_to_fix() {
     })
     .unwrap();
     let t = exchange(&mut s, P, &request(&[])).unwrap();
-    assert_eq!(
-        Message::parse(&t.contents).unwrap().software().unwrap(),
-        None
-    );
+    assert_eq!(Message::parse(&t.bytes).unwrap().software().unwrap(), None);
 }

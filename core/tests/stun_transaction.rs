@@ -29,8 +29,8 @@ fn run_unanswered(config: TransactionConfig) -> (Vec<u64>, u64) {
     let mut now = t0;
     loop {
         while let Some(tx) = t.poll_transmit() {
-            assert_eq!(tx.destination, dst());
-            assert_eq!(tx.contents, vec![0, 1, 2]);
+            assert_eq!(tx.to, dst());
+            assert_eq!(tx.bytes, vec![0, 1, 2]);
             sends.push((now - t0).as_millis() as u64);
         }
         match t.poll_timeout() {
@@ -214,8 +214,8 @@ fn table_matches_responses_and_reports_timeouts_with_context() {
     assert_eq!(table.len(), 2);
     assert_eq!(table.context(&tid(2)), Some(&"two"));
     // First transmissions in start order.
-    assert_eq!(table.poll_transmit().unwrap().contents, vec![1]);
-    assert_eq!(table.poll_transmit().unwrap().contents, vec![2]);
+    assert_eq!(table.poll_transmit().unwrap().bytes, vec![1]);
+    assert_eq!(table.poll_transmit().unwrap().bytes, vec![2]);
     assert!(table.poll_transmit().is_none());
     assert_eq!(table.poll_timeout(), Some(t0 + ms(250)));
 
@@ -231,7 +231,7 @@ fn table_matches_responses_and_reports_timeouts_with_context() {
     while let Some(deadline) = table.poll_timeout() {
         table.handle_timeout(deadline);
         while let Some(tx) = table.poll_transmit() {
-            assert_eq!(tx.contents, vec![1]);
+            assert_eq!(tx.bytes, vec![1]);
             sends.push((deadline - t0).as_millis());
         }
     }
@@ -262,7 +262,7 @@ fn table_retransmits_interleaved_in_deadline_order_and_cancel_stops_one() {
     // A single late wake-up fires both remaining deadlines, one copy each.
     table.handle_timeout(t0 + ms(600));
     let order: Vec<u8> = std::iter::from_fn(|| table.poll_transmit())
-        .map(|t| t.contents[0])
+        .map(|t| t.bytes[0])
         .collect();
     assert_eq!(order, vec![1, 3]);
     assert_eq!(table.get(&tid(1)).unwrap().transmissions(), 2);

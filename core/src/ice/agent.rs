@@ -16,7 +16,7 @@ pub(super) use super::config::{IceConfig, IceError, NominationMode, RENOMINATION
 pub(super) use super::generation::{CheckKind, Generation, LocalSocket, PairKey, TxContext};
 use super::sdp::Credentials;
 use super::stats::Counters;
-use crate::stun::transaction::Transactions;
+use crate::stun::transaction::{RequestTransmit, Transactions};
 
 /// Something the agent was told: a datagram or a signaling message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -397,7 +397,7 @@ impl IceAgent {
 
     /// Resolves the source socket of a transaction's datagram and counts it;
     /// `None` when that socket was removed meanwhile.
-    fn account_transmit(&mut self, t: crate::stun::transaction::Transmit) -> Option<Transmit> {
+    fn account_transmit(&mut self, t: RequestTransmit) -> Option<Transmit> {
         let from = match self.transactions.context(&t.id)? {
             TxContext::Gather { socket, .. } => *socket,
             TxContext::Check {
@@ -407,7 +407,7 @@ impl IceAgent {
                 if let Some(g) = self.generation_mut(gen) {
                     let d = g.pair_data(pair);
                     d.requests_sent += 1;
-                    d.bytes_sent += t.contents.len() as u64;
+                    d.bytes_sent += t.bytes.len() as u64;
                 }
                 from
             }
@@ -417,8 +417,8 @@ impl IceAgent {
         }
         Some(Transmit {
             from,
-            to: t.destination,
-            bytes: t.contents,
+            to: t.to,
+            bytes: t.bytes,
         })
     }
 

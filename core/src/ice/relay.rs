@@ -512,8 +512,8 @@ impl IceAgent {
             if let Some(t) = r.client.poll_transmit() {
                 return Some(Transmit {
                     from: socket,
-                    to: t.destination,
-                    bytes: t.contents,
+                    to: t.to,
+                    bytes: t.bytes,
                 });
             }
         }
@@ -570,9 +570,9 @@ impl IceAgent {
         for r in list.iter_mut().filter(|r| r.socket.is_none()) {
             while let Some(t) = r.client.poll_transmit() {
                 stream_out.push_back(RelayStreamTransmit {
-                    server: t.destination,
+                    server: t.to,
                     transport: r.transport,
-                    bytes: t.contents,
+                    bytes: t.bytes,
                     tls_name: r.tls_name.clone(),
                 });
             }

@@ -26,12 +26,12 @@
 //! unanswered filtering test is a verdict (the NAT dropped it); an unanswered mapping test
 //! is not.
 //!
-//! Driver loop (one UDP socket, sending everything to `transmit.destination`):
+//! Driver loop (one UDP socket, `config.local`, which every [`Transmit`] names as `from`):
 //!
 //! ```text
 //! let mut d = NatDiscovery::new(now, config, &mut rng)?;
 //! while !d.is_done() {
-//!     while let Some(t) = d.poll_transmit() { socket.send_to(&t.contents, t.destination) }
+//!     while let Some(t) = d.poll_transmit() { socket.send_to(&t.bytes, t.to) }
 //!     select! { (buf, from) = socket.recv_from() => d.handle_input(now, from, &buf),
 //!               _ = sleep_until(d.poll_timeout()) => d.handle_timeout(now) }
 //! }
@@ -44,8 +44,9 @@ use std::time::{Duration, Instant};
 use rand::RngCore;
 
 use super::{binding_request, parse, Received, RequestOptions};
-use crate::stun::transaction::{TransactionConfig, TransactionError, Transactions, Transmit};
+use crate::stun::transaction::{TransactionConfig, TransactionError, Transactions};
 use crate::stun::{Class, Method, TransactionId};
+use crate::Transmit;
 
 /// Why a behaviour could not be classified.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -263,9 +264,14 @@ impl NatDiscovery {
         }
     }
 
-    /// The next datagram to send from the discovery socket.
+    /// The next datagram to send, always from the discovery socket (`config.local`).
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.table.poll_transmit()
+        let t = self.table.poll_transmit()?;
+        Some(Transmit {
+            from: self.config.local,
+            to: t.to,
+            bytes: t.bytes,
+        })
     }
 
     /// When to call [`NatDiscovery::handle_timeout`]; `None` once done.
@@ -520,6 +526,12 @@ mod tests {
         s.parse().unwrap()
     }
 
+    fn id(t: &Transmit) -> TransactionId {
+        crate::stun::Message::parse(&t.bytes)
+            .unwrap()
+            .transaction_id()
+    }
+
     fn answer(id: TransactionId, attrs: &[Attribute<'_>]) -> Vec<u8> {
         let ty = MessageType::new(Class::Success, Method::BINDING);
         encode_to_vec(ty, id, attrs, None, true).unwrap()
@@ -533,30 +545,32 @@ mod tests {
         let t0 = Instant::now();
         let mut d = NatDiscovery::new(t0, config, &mut StdRng::seed_from_u64(2)).unwrap();
         let one = d.poll_transmit().unwrap();
+        assert_eq!(
+            one.from,
+            a("10.0.0.2:5000"),
+            "sent from the configured socket"
+        );
         let mapped = Attribute::XorMappedAddress(a("203.0.113.1:6000"));
         d.handle_input(
             t0,
             server,
-            &answer(one.id, &[mapped, Attribute::OtherAddress(alt)]),
+            &answer(id(&one), &[mapped, Attribute::OtherAddress(alt)]),
         );
         let two = d.poll_transmit().unwrap();
-        assert_eq!(two.destination, server);
+        assert_eq!(two.to, server);
         let three = d.poll_transmit().unwrap();
-        assert_eq!(
-            three.destination, server,
-            "filtering II and III go out together"
-        );
+        assert_eq!(three.to, server, "filtering II and III go out together");
         assert!(d.poll_transmit().is_none(), "hairpinning is off");
         // Answered from the primary despite "change IP and port".
-        d.handle_input(t0, server, &answer(two.id, &[mapped]));
+        d.handle_input(t0, server, &answer(id(&two), &[mapped]));
         // Mapping tests follow: II to (alternate IP, primary port), then III to the alternate.
         let m2 = d.poll_transmit().unwrap();
-        assert_eq!(m2.destination, a("198.51.100.2:3478"));
+        assert_eq!(m2.to, a("198.51.100.2:3478"));
         let other_mapping = Attribute::XorMappedAddress(a("203.0.113.1:6001"));
-        d.handle_input(t0, m2.destination, &answer(m2.id, &[other_mapping]));
+        d.handle_input(t0, m2.to, &answer(id(&m2), &[other_mapping]));
         let m3 = d.poll_transmit().unwrap();
-        assert_eq!(m3.destination, alt);
-        d.handle_input(t0, alt, &answer(m3.id, &[other_mapping]));
+        assert_eq!(m3.to, alt);
+        d.handle_input(t0, alt, &answer(id(&m3), &[other_mapping]));
         let r = d.result().unwrap().as_ref().unwrap();
         assert_eq!(
             r.filtering,
@@ -578,10 +592,10 @@ mod tests {
         d.handle_input(
             t0,
             server,
-            &answer(one.id, &[Attribute::XorMappedAddress(me)]),
+            &answer(id(&one), &[Attribute::XorMappedAddress(me)]),
         );
         let hairpin = d.poll_transmit().unwrap();
-        assert_eq!(hairpin.destination, me);
+        assert_eq!(hairpin.to, me);
         // Someone else's request: dropped. Our own: hairpinning works.
         d.handle_input(
             t0,
@@ -590,7 +604,7 @@ mod tests {
         );
         assert_eq!(d.dropped(), 1);
         assert!(!d.is_done(), "the report waits for the hairpin test");
-        d.handle_input(t0, me, &hairpin.contents);
+        d.handle_input(t0, me, &hairpin.bytes);
         assert_eq!(d.dropped(), 1);
         let r = d.result().unwrap().as_ref().unwrap();
         assert_eq!(r.hairpinning, Some(true));

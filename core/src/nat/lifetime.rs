@@ -21,9 +21,9 @@
 //! survived and the shortest expired T is bisected down to `resolution`. Every trial
 //! starts with a fresh step 1, so trials are independent.
 //!
-//! Driver loop: as for [`super::NatDiscovery`], with two sockets: send each
-//! [`Transmit`] from the socket it names, and feed each received datagram with the socket
-//! it arrived on to [`LifetimeProbe::handle_input`].
+//! Driver loop: as for [`super::NatDiscovery`], with two sockets whose addresses the probe
+//! is given: send each [`Transmit`] from the socket it names (`from`), and feed each
+//! received datagram with the socket it arrived on to [`LifetimeProbe::handle_input`].
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -34,22 +34,15 @@ use rand::{RngCore, SeedableRng};
 use super::{binding_request, parse, RequestOptions};
 use crate::stun::transaction::{TransactionConfig, TransactionError, Transactions};
 use crate::stun::{Class, Method, TransactionId};
+use crate::Transmit;
 
 /// Which of the two local sockets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Socket {
+enum Socket {
     /// The socket whose binding is measured.
     X,
     /// The socket that asks the server to answer to X's binding.
     Y,
-}
-
-/// A datagram to send from `socket` to `destination`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Transmit {
-    pub socket: Socket,
-    pub destination: SocketAddr,
-    pub contents: Vec<u8>,
 }
 
 /// Search bounds and retransmission behaviour.
@@ -161,6 +154,8 @@ enum Phase {
 #[derive(Debug)]
 pub struct LifetimeProbe {
     config: LifetimeConfig,
+    /// The addresses of sockets X and Y.
+    sockets: [SocketAddr; 2],
     rng: SmallRng,
     table: Transactions<(Socket, Purpose)>,
     phase: Phase,
@@ -175,11 +170,23 @@ pub struct LifetimeProbe {
 
 impl LifetimeProbe {
     /// Starts at `now` with the T = 0 check; X's first request is queued at once.
+    ///
+    /// `x` is the local address of the socket whose binding is measured, `y` that of
+    /// the socket that asks the server to answer to X's binding (two sockets bound
+    /// behind the same NAT, on the same interface); every [`Transmit`] names one of
+    /// them as `from`.
     pub fn new<R: RngCore + ?Sized>(
         now: Instant,
         config: LifetimeConfig,
+        x: SocketAddr,
+        y: SocketAddr,
         rng: &mut R,
     ) -> Result<Self, LifetimeError> {
+        if x == y {
+            return Err(LifetimeError::InvalidConfig(
+                "sockets X and Y must be two different sockets",
+            ));
+        }
         if config.min.is_zero() || config.min > config.max {
             return Err(LifetimeError::InvalidConfig("need 0 < min <= max"));
         }
@@ -189,6 +196,7 @@ impl LifetimeProbe {
         config.transaction.validate()?;
         let mut p = LifetimeProbe {
             config,
+            sockets: [x, y],
             rng: SmallRng::seed_from_u64(rng.next_u64()),
             table: Transactions::new(),
             phase: Phase::Learning,
@@ -203,15 +211,24 @@ impl LifetimeProbe {
         Ok(p)
     }
 
-    /// A datagram arrived on `socket` from `from`.
-    /// `from` is informational (answers legitimately come from the server only).
+    /// A datagram arrived on the local socket `local` (X or Y) from `from`.
+    /// `from` is informational (answers legitimately come from the server only); a
+    /// datagram on any other socket is dropped and counted.
     pub fn handle_input(
         &mut self,
         now: Instant,
-        socket: Socket,
+        local: SocketAddr,
         _from: SocketAddr,
         datagram: &[u8],
     ) {
+        let socket = match local {
+            l if l == self.sockets[0] => Socket::X,
+            l if l == self.sockets[1] => Socket::Y,
+            _ => {
+                self.dropped += 1;
+                return;
+            }
+        };
         let msg = match parse(datagram) {
             Some(m)
                 if m.method == Method::BINDING
@@ -296,14 +313,17 @@ impl LifetimeProbe {
         }
     }
 
-    /// The next datagram to send, and from which socket.
+    /// The next datagram to send, from X or Y.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         let t = self.table.poll_transmit()?;
         let socket = self.table.context(&t.id).map_or(Socket::X, |c| c.0);
         Some(Transmit {
-            socket,
-            destination: t.destination,
-            contents: t.contents,
+            from: match socket {
+                Socket::X => self.sockets[0],
+                Socket::Y => self.sockets[1],
+            },
+            to: t.to,
+            bytes: t.bytes,
         })
     }
 

@@ -19,7 +19,7 @@ pub mod nat64;
 pub use discovery::{
     DiscoveryConfig, DiscoveryError, Filtering, Mapping, NatDiscovery, NatReport, UnknownReason,
 };
-pub use lifetime::{LifetimeConfig, LifetimeError, LifetimeProbe, LifetimeReport, Socket};
+pub use lifetime::{LifetimeConfig, LifetimeError, LifetimeProbe, LifetimeReport};
 pub use nat64::{Nat64Error, Nat64Prefix};
 
 use std::net::SocketAddr;

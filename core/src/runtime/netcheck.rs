@@ -12,7 +12,7 @@ use tokio::net::UdpSocket;
 use super::RuntimeError;
 use crate::nat::{
     DiscoveryConfig, LifetimeConfig, LifetimeProbe, LifetimeReport, Nat64Prefix, NatDiscovery,
-    NatReport, Socket,
+    NatReport,
 };
 
 #[derive(Clone, Debug)]
@@ -126,7 +126,7 @@ async fn drive_discovery(
     let mut buf = vec![0u8; 2048];
     loop {
         while let Some(t) = machine.poll_transmit() {
-            send(socket, local, &t.contents, t.destination, nat64).await;
+            send(socket, local, &t.bytes, t.to, nat64).await;
         }
         if let Some(result) = machine.result() {
             return result.clone().map_err(RuntimeError::from);
@@ -158,20 +158,28 @@ async fn probe_lifetime(
     };
     let x = bind(SocketAddr::new(local.ip(), 0)).await?;
     let y = bind(SocketAddr::new(local.ip(), 0)).await?;
-    let mut probe = LifetimeProbe::new(Instant::now(), LifetimeConfig { server, ..config }, rng)?;
+    let address = |socket: &UdpSocket| {
+        socket.local_addr().map_err(|source| RuntimeError::Io {
+            local: SocketAddr::new(local.ip(), 0),
+            source,
+        })
+    };
+    let (x_addr, y_addr) = (address(&x)?, address(&y)?);
+    let config = LifetimeConfig { server, ..config };
+    let mut probe = LifetimeProbe::new(Instant::now(), config, x_addr, y_addr, rng)?;
     let (mut bx, mut by) = (vec![0u8; 2048], vec![0u8; 2048]);
     loop {
         while let Some(t) = probe.poll_transmit() {
-            let socket = if t.socket == Socket::X { &x } else { &y };
-            send(socket, local, &t.contents, t.destination, nat64).await;
+            let socket = if t.from == x_addr { &x } else { &y };
+            send(socket, local, &t.bytes, t.to, nat64).await;
         }
         if let Some(result) = probe.result() {
             return result.clone().map_err(RuntimeError::from);
         }
         let deadline = probe.poll_timeout();
         tokio::select! {
-            Ok((n, from)) = x.recv_from(&mut bx) => probe.handle_input(Instant::now(), Socket::X, from, &bx[..n]),
-            Ok((n, from)) = y.recv_from(&mut by) => probe.handle_input(Instant::now(), Socket::Y, from, &by[..n]),
+            Ok((n, from)) = x.recv_from(&mut bx) => probe.handle_input(Instant::now(), x_addr, from, &bx[..n]),
+            Ok((n, from)) = y.recv_from(&mut by) => probe.handle_input(Instant::now(), y_addr, from, &by[..n]),
             _ = sleep_until(deadline) => probe.handle_timeout(Instant::now()),
         }
     }

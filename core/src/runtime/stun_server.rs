@@ -165,12 +165,12 @@ fn spawn(mut server: BindingServer, sockets: Vec<Arc<UdpSocket>>) -> StunServerH
         while let Some((local, remote, bytes)) = rx.recv().await {
             server.handle_input(Instant::now(), local, remote, &bytes);
             while let Some(t) = server.poll_transmit() {
-                let Some(socket) = by_addr.get(&t.source) else {
-                    log::debug!("stun server: no socket bound on {}", t.source);
+                let Some(socket) = by_addr.get(&t.from) else {
+                    log::debug!("stun server: no socket bound on {}", t.from);
                     continue;
                 };
-                if let Err(e) = socket.send_to(&t.contents, t.destination).await {
-                    log::debug!("stun server: send {} -> {}: {e}", t.source, t.destination);
+                if let Err(e) = socket.send_to(&t.bytes, t.to).await {
+                    log::debug!("stun server: send {} -> {}: {e}", t.from, t.to);
                 }
             }
             let _ = stats_tx.send(server.stats());

@@ -314,7 +314,7 @@ impl Driver {
                 break;
             }
             while let Some(t) = self.client.poll_transmit() {
-                if let Err(e) = self.conn.send(&t.contents).await {
+                if let Err(e) = self.conn.send(&t.bytes).await {
                     self.client.handle_connection_closed(&e.to_string());
                     break;
                 }

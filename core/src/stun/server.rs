@@ -28,7 +28,7 @@
 //!
 //! Driver loop: for each datagram received on one of the local sockets call
 //! [`BindingServer::handle_input`], then send every [`BindingServer::poll_transmit`] from the
-//! socket bound to `transmit.source`. The server has no timers.
+//! socket bound to `transmit.from`. The server has no timers.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -40,6 +40,7 @@ use super::classic;
 use super::error::StunError;
 use super::message::Message;
 use super::{Class, MessageType, Method, TransactionId};
+use crate::Transmit;
 
 /// Configuration mistakes: each says what to change.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -92,14 +93,6 @@ impl ServerConfig {
         self.alternate = Some(alternate);
         self
     }
-}
-
-/// A datagram to send from the local socket `source`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Transmit {
-    pub source: SocketAddr,
-    pub destination: SocketAddr,
-    pub contents: Vec<u8>,
 }
 
 /// Counters: what arrived and what became of it.
@@ -295,9 +288,9 @@ impl BindingServer {
         match classic::encode_binding_response(&request, remote, source, changed) {
             Some(contents) => {
                 self.outbox.push_back(Transmit {
-                    source,
-                    destination: remote,
-                    contents,
+                    from: source,
+                    to: remote,
+                    bytes: contents,
                 });
                 self.stats.success_responses += 1;
                 self.stats.classic_requests += 1;
@@ -396,9 +389,9 @@ impl BindingServer {
         match encode_to_vec(ty, request.transaction_id(), &all, None, true) {
             Ok(contents) => {
                 self.outbox.push_back(Transmit {
-                    source,
-                    destination,
-                    contents,
+                    from: source,
+                    to: destination,
+                    bytes: contents,
                 });
                 true
             }

@@ -157,13 +157,18 @@ impl TransactionConfig {
     }
 }
 
-/// A datagram to send: the request bytes to `destination` (from the owner's socket).
+/// One transmission of a request (the first or a retransmission): `bytes` to `to`.
+/// The table knows no local socket; its owner sends it from whichever socket the
+/// transaction belongs to (and, for a socket-level machine, turns it into a
+/// [`crate::Transmit`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Transmit {
+pub struct RequestTransmit {
     /// The transaction it belongs to (for the owner's bookkeeping and logs).
     pub id: TransactionId,
-    pub destination: SocketAddr,
-    pub contents: Vec<u8>,
+    /// The transaction's destination.
+    pub to: SocketAddr,
+    /// The request bytes, as given to `start`.
+    pub bytes: Vec<u8>,
 }
 
 /// How a finished transaction ended.
@@ -277,16 +282,16 @@ impl Transaction {
     }
 
     /// The next datagram to send, if one is due.
-    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+    pub fn poll_transmit(&mut self) -> Option<RequestTransmit> {
         if !self.pending || self.is_done() {
             return None;
         }
         self.pending = false;
         self.sent += 1;
-        Some(Transmit {
+        Some(RequestTransmit {
             id: self.id,
-            destination: self.destination,
-            contents: self.request.clone(),
+            to: self.destination,
+            bytes: self.request.clone(),
         })
     }
 
@@ -466,7 +471,7 @@ impl<T> Transactions<T> {
     }
 
     /// The next datagram to send.
-    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+    pub fn poll_transmit(&mut self) -> Option<RequestTransmit> {
         while let Some(id) = self.outbox.pop_front() {
             if let Some(t) = self
                 .entries

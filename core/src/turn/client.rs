@@ -12,7 +12,7 @@ use super::error::TurnError;
 use super::framing::{Frame, StreamFramer};
 use super::peers::{Peers, Refresh};
 use super::requests::{self, Auth};
-use super::{Transmit, TransportKind};
+use super::{ServerTransmit, TransportKind};
 use crate::stun::attr::TRANSPORT_UDP;
 use crate::stun::transaction::{TransactionConfig, Transactions};
 use crate::stun::{AddressFamily, Attribute, Class, Credentials, Message, Method, TransactionId};
@@ -200,7 +200,7 @@ pub struct TurnClient {
     peers: Peers,
     transactions: Transactions<Pending>,
     framer: StreamFramer,
-    outbox: VecDeque<Transmit>,
+    outbox: VecDeque<ServerTransmit>,
     events: VecDeque<Event>,
     stats: TurnStats,
 }
@@ -300,11 +300,11 @@ impl TurnClient {
         }
     }
 
-    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+    pub fn poll_transmit(&mut self) -> Option<ServerTransmit> {
         if let Some(t) = self.transactions.poll_transmit() {
-            return Some(Transmit {
-                destination: t.destination,
-                contents: t.contents,
+            return Some(ServerTransmit {
+                to: t.to,
+                bytes: t.bytes,
             });
         }
         self.outbox.pop_front()
@@ -468,9 +468,9 @@ impl TurnClient {
 
     fn push_data(&mut self, contents: Vec<u8>) {
         self.stats.data_out += 1;
-        self.outbox.push_back(Transmit {
-            destination: self.server,
-            contents,
+        self.outbox.push_back(ServerTransmit {
+            to: self.server,
+            bytes: contents,
         });
     }
 

@@ -39,7 +39,7 @@ pub(super) fn client(now: Instant) -> TurnClient {
 }
 
 pub(super) fn transmits(c: &mut TurnClient) -> Vec<Vec<u8>> {
-    std::iter::from_fn(|| c.poll_transmit().map(|t| t.contents)).collect()
+    std::iter::from_fn(|| c.poll_transmit().map(|t| t.bytes)).collect()
 }
 
 pub(super) fn events(c: &mut TurnClient) -> Vec<Event> {

@@ -499,9 +499,9 @@ fn redirect_is_followed_once_and_loops_are_refused() {
         }]
     );
     let t = c.poll_transmit().unwrap();
-    assert_eq!(t.destination, alt);
+    assert_eq!(t.to, alt);
     assert_eq!(c.server(), alt);
-    c.handle_input(t0, &redir(&t.contents, server()));
+    c.handle_input(t0, &redir(&t.bytes, server()));
     assert!(matches!(
         &events(&mut c)[..],
         [Event::Failed(TurnError::TooManyRedirects { .. })]

@@ -75,11 +75,16 @@ impl std::fmt::Display for TransportKind {
     }
 }
 
-/// Bytes for the server. Over TCP/TLS `destination` is always the connected server.
+/// Bytes for the TURN server: a datagram over UDP, the next bytes of the stream over
+/// TCP/TLS. The client knows its server but not the local socket, so this is not a
+/// [`crate::Transmit`]: the owner sends it from the socket (or stream) it gave the client.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Transmit {
-    pub destination: SocketAddr,
-    pub contents: Vec<u8>,
+pub struct ServerTransmit {
+    /// The server: the configured one, or the one an ALTERNATE-SERVER redirect named.
+    /// Over TCP/TLS always the server of the current connection.
+    pub to: SocketAddr,
+    /// A STUN message or ChannelData frame (padded to 4 bytes over TCP/TLS).
+    pub bytes: Vec<u8>,
 }
 
 /// Lowest and highest channel numbers a client may bind (RFC 8656 §12).

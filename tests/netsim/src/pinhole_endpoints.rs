@@ -17,9 +17,7 @@
 
 use crate::endpoint::{Datagram, Endpoint};
 use pinhole::nat::discovery::{DiscoveryConfig, DiscoveryError, NatDiscovery, NatReport};
-use pinhole::nat::lifetime::{
-    LifetimeConfig, LifetimeError, LifetimeProbe, LifetimeReport, Socket,
-};
+use pinhole::nat::lifetime::{LifetimeConfig, LifetimeError, LifetimeProbe, LifetimeReport};
 use pinhole::nat::Nat64Prefix;
 use pinhole::stun::server::{BindingServer, ServerConfig, ServerError, ServerStats};
 use pinhole::stun::transaction::TransactionError;
@@ -61,7 +59,7 @@ impl Endpoint for StunServerEndpoint {
     }
     fn poll_transmit(&mut self) -> Option<Datagram> {
         let t = self.server.poll_transmit()?;
-        Some(Datagram::new(t.source, t.destination, t.contents))
+        Some(Datagram::new(t.from, t.to, t.bytes))
     }
     fn poll_timeout(&mut self) -> Option<Instant> {
         self.server.poll_timeout()
@@ -151,13 +149,13 @@ impl Endpoint for DiscoveryEndpoint {
     }
     fn poll_transmit(&mut self) -> Option<Datagram> {
         let t = self.discovery.poll_transmit()?;
-        let to = match (self.local, t.destination, self.nat64) {
+        let to = match (self.local, t.to, self.nat64) {
             (SocketAddr::V6(_), SocketAddr::V4(v4), Some(p)) => {
                 SocketAddr::V6(p.synthesize_socket(v4))
             }
             (_, to, _) => to,
         };
-        Some(Datagram::new(self.local, to, t.contents))
+        Some(Datagram::new(t.from, to, t.bytes))
     }
     fn poll_timeout(&mut self) -> Option<Instant> {
         self.discovery.poll_timeout()
@@ -189,7 +187,7 @@ impl LifetimeEndpoint {
         Ok(LifetimeEndpoint {
             x,
             y,
-            probe: LifetimeProbe::new(now, config, rng)?,
+            probe: LifetimeProbe::new(now, config, x, y, rng)?,
             started: now,
             finished: None,
             ignored: 0,
@@ -229,8 +227,8 @@ impl LifetimeEndpoint {
 impl Endpoint for LifetimeEndpoint {
     fn receive(&mut self, now: Instant, d: Datagram) {
         let socket = match d.dst.port() {
-            p if p == self.x.port() => Socket::X,
-            p if p == self.y.port() => Socket::Y,
+            p if p == self.x.port() => self.x,
+            p if p == self.y.port() => self.y,
             _ => {
                 self.ignored += 1;
                 return;
@@ -245,11 +243,7 @@ impl Endpoint for LifetimeEndpoint {
     }
     fn poll_transmit(&mut self) -> Option<Datagram> {
         let t = self.probe.poll_transmit()?;
-        let src = match t.socket {
-            Socket::X => self.x,
-            Socket::Y => self.y,
-        };
-        Some(Datagram::new(src, t.destination, t.contents))
+        Some(Datagram::new(t.from, t.to, t.bytes))
     }
     fn poll_timeout(&mut self) -> Option<Instant> {
         self.probe.poll_timeout()

@@ -50,11 +50,11 @@ impl Pair {
             let mut moved = false;
             while let Some(t) = self.client.poll_transmit() {
                 moved = true;
-                if Message::parse(&t.contents).is_ok_and(|m| m.class() == Class::Request) {
-                    self.requests.push(t.contents.clone());
+                if Message::parse(&t.bytes).is_ok_and(|m| m.class() == Class::Request) {
+                    self.requests.push(t.bytes.clone());
                 }
                 self.server
-                    .receive(now, Datagram::new(client_addr(), t.destination, t.contents));
+                    .receive(now, Datagram::new(client_addr(), t.to, t.bytes));
             }
             while let Some(d) = self.server.poll_transmit() {
                 moved = true;
