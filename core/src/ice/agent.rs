@@ -14,7 +14,7 @@ use rand::RngCore;
 use super::candidate::{Candidate, CandidateType};
 pub(super) use super::config::{IceConfig, IceError, NominationMode, RENOMINATION_OPTION};
 pub(super) use super::generation::{CheckKind, Generation, LocalSocket, PairKey, TxContext};
-use super::sdp::Credentials;
+use super::sdp::IceCredentials;
 use super::stats::Counters;
 use crate::stun::transaction::{RequestTransmit, Transactions};
 
@@ -33,7 +33,7 @@ pub enum Input<'a> {
     /// The peer's ufrag and password. Different ones while the agent already
     /// has remote credentials mean the peer restarted ICE: the agent restarts
     /// too (and emits its new [`IceEvent::LocalCredentials`]).
-    RemoteCredentials(Credentials),
+    RemoteCredentials(IceCredentials),
     /// The peer's `ice-options` tags (e.g. `trickle`, `renomination`) and
     /// whether it is an ICE-lite agent (then this agent is controlling).
     RemoteOptions {
@@ -116,7 +116,7 @@ pub enum IceEvent {
     /// A local candidate to signal (trickle).
     LocalCandidate(Candidate),
     /// New local credentials to signal (after `restart`, or a restart the peer started).
-    LocalCredentials(Credentials),
+    LocalCredentials(IceCredentials),
     /// Gathering state; `Complete` means: signal end-of-candidates.
     GatheringStateChanged(GatheringState),
     /// Connection state.
@@ -243,7 +243,7 @@ impl IceAgent {
     /// A new agent with fresh random credentials and tie-breaker from `rng`.
     pub fn new(config: IceConfig, rng: impl RngCore + Send + 'static) -> Self {
         let mut rng: Box<dyn RngCore + Send> = Box::new(rng);
-        let creds = Credentials::random(&mut *rng);
+        let creds = IceCredentials::random(&mut *rng);
         let tie_breaker = rng.next_u64();
         let controlling = config.controlling;
         let current = Generation::new(0, creds, controlling, config.checklist);
@@ -277,7 +277,7 @@ impl IceAgent {
     }
 
     /// The current local credentials, to signal to the peer.
-    pub fn local_credentials(&self) -> &Credentials {
+    pub fn local_credentials(&self) -> &IceCredentials {
         &self.current.local
     }
 
@@ -510,7 +510,7 @@ impl IceAgent {
         if self.closed {
             return;
         }
-        let creds = Credentials::random(&mut *self.rng);
+        let creds = IceCredentials::random(&mut *self.rng);
         let id = self.next_gen;
         self.next_gen += 1;
         let fresh = Generation::new(id, creds.clone(), self.controlling, self.config.checklist);

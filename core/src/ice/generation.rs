@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::candidate::{CandidateType, Transport};
 use super::checklist::{CheckList, CheckListConfig};
 use super::pair::{LocalId, RemoteId};
-use super::sdp::Credentials;
+use super::sdp::IceCredentials;
 use crate::stun::{IntegrityKey, TransactionId};
 
 pub(super) type PairKey = (LocalId, RemoteId);
@@ -78,9 +78,9 @@ pub(super) struct PairData {
 /// Credentials, checklist and selection: everything an ICE restart replaces.
 pub(super) struct Generation {
     pub id: u32,
-    pub local: Credentials,
+    pub local: IceCredentials,
     pub local_key: IntegrityKey,
-    pub remote: Option<(Credentials, IntegrityKey)>,
+    pub remote: Option<(IceCredentials, IntegrityKey)>,
     pub checklist: CheckList,
     pub data: HashMap<PairKey, PairData>,
     pub triggered: VecDeque<PairKey>,
@@ -116,7 +116,7 @@ pub(super) struct Generation {
 impl Generation {
     pub(super) fn new(
         id: u32,
-        local: Credentials,
+        local: IceCredentials,
         controlling: bool,
         config: CheckListConfig,
     ) -> Self {
@@ -210,7 +210,7 @@ impl Generation {
     }
 }
 
-pub(super) fn key_of(c: &Credentials) -> IntegrityKey {
+pub(super) fn key_of(c: &IceCredentials) -> IntegrityKey {
     // ice-chars are plain ASCII, which OpaqueString accepts; fall back to the raw bytes.
     IntegrityKey::short_term(c.pwd.as_str())
         .unwrap_or_else(|_| IntegrityKey::from_bytes(c.pwd.as_str().as_bytes()))

@@ -16,7 +16,7 @@ use super::agent::{ConnectionState, IceAgent, IceConfig, IceEvent, Input, PathKi
 use super::candidate::{Candidate, CandidateType};
 use super::harness::{addr, Net};
 use super::priority::NetworkCost;
-use super::sdp::Credentials;
+use super::sdp::IceCredentials;
 use crate::stun::{encode_to_vec, Attribute, Class, Message, MessageType, Method};
 
 fn ms(n: u64) -> Duration {
@@ -107,7 +107,7 @@ fn full_agent_controls_and_nominates_against_an_ice_lite_peer() {
     agent
         .handle_input(
             start,
-            Input::RemoteCredentials(Credentials::new(LITE_UFRAG, LITE_PWD).unwrap()),
+            Input::RemoteCredentials(IceCredentials::new(LITE_UFRAG, LITE_PWD).unwrap()),
         )
         .unwrap();
     agent

@@ -8,7 +8,7 @@
 //!   [`RelayStreamTransmit`]s. Its docs show the driver loop.
 //! - Signaling values: [`Candidate`] (the `a=candidate` line, parsed tolerantly —
 //!   Chrome, Firefox, libnice, pion, aioice — and written canonically),
-//!   [`Credentials`] ([`Ufrag`] and [`Password`]) and the other session
+//!   [`IceCredentials`] ([`Ufrag`] and [`Password`]) and the other session
 //!   attributes ([`IceAttribute`]).
 //! - Observability: [`IceStats`] (a `getStats()`-like snapshot), [`RelayStats`].
 //!
@@ -66,5 +66,5 @@ pub use config::{IceConfig, IceError, NominationMode, TransportPolicy, RENOMINAT
 pub use pair::PairState;
 pub use priority::NetworkCost;
 pub use relay::{RelayServer, RelayStats, RelayStreamTransmit, TlsName};
-pub use sdp::{Credentials, IceAttribute, IceAttributeError, Password, Ufrag};
+pub use sdp::{IceAttribute, IceAttributeError, IceCredentials, Password, Ufrag};
 pub use stats::{Counters, IceStats, PairStats, SelectedStats};

@@ -2,7 +2,7 @@
 //!
 //! - [`Ufrag`] / [`Password`]: `ice-ufrag` (4–256 ice-chars) and `ice-pwd`
 //!   (22–256 ice-chars), validated, and generated from an injected RNG.
-//! - [`Credentials`]: the pair, as the `pinhole connect` `credentials` line carries it.
+//! - [`IceCredentials`]: the pair, as the `pinhole connect` `credentials` line carries it.
 //! - [`IceAttribute`]: parse/encode `ice-ufrag`, `ice-pwd`, `ice-options`
 //!   (e.g. `trickle`) and `end-of-candidates` lines.
 
@@ -118,17 +118,17 @@ impl fmt::Debug for Password {
 
 /// One side's ICE credentials.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Credentials {
+pub struct IceCredentials {
     /// Username fragment.
     pub ufrag: Ufrag,
     /// Password.
     pub pwd: Password,
 }
 
-impl Credentials {
+impl IceCredentials {
     /// Validates a pair received from the peer.
     pub fn new(ufrag: &str, pwd: &str) -> Result<Self, IceAttributeError> {
-        Ok(Credentials {
+        Ok(IceCredentials {
             ufrag: Ufrag::new(ufrag)?,
             pwd: Password::new(pwd)?,
         })
@@ -136,7 +136,7 @@ impl Credentials {
 
     /// Fresh random credentials (for a new session or an ICE restart).
     pub fn random<R: rand::RngCore + ?Sized>(rng: &mut R) -> Self {
-        Credentials {
+        IceCredentials {
             ufrag: Ufrag::random(rng),
             pwd: Password::random(rng),
         }
@@ -249,15 +249,15 @@ mod tests {
     #[test]
     fn generated_credentials_are_valid_and_seeded() {
         let mut rng = StdRng::seed_from_u64(7);
-        let c = Credentials::random(&mut rng);
+        let c = IceCredentials::random(&mut rng);
         assert_eq!(c.ufrag.as_str().len(), 4);
         assert_eq!(c.pwd.as_str().len(), 22);
         assert!(Ufrag::new(c.ufrag.as_str()).is_ok());
         assert!(Password::new(c.pwd.as_str()).is_ok());
         // Same seed, same credentials; the next draw differs.
-        let again = Credentials::random(&mut StdRng::seed_from_u64(7));
+        let again = IceCredentials::random(&mut StdRng::seed_from_u64(7));
         assert_eq!(c, again);
-        assert_ne!(Credentials::random(&mut rng), c);
+        assert_ne!(IceCredentials::random(&mut rng), c);
         // Enough entropy: 4 chars of 6 bits ≥ 24 bits; 22 chars of 6 bits ≥ 128 bits.
         const _: () = assert!(Ufrag::GENERATED_LEN * 6 >= 24);
         const _: () = assert!(Password::GENERATED_LEN * 6 >= 128);

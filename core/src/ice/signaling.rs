@@ -21,7 +21,7 @@ use std::time::Instant;
 use super::agent::{IceAgent, IceError, IceEvent};
 use super::candidate::{Candidate, Transport};
 use super::generation::key_of;
-use super::sdp::Credentials;
+use super::sdp::IceCredentials;
 
 /// Earlier remote credentials remembered (restarts are rare; a few cover any reordering).
 const RETIRED_KEPT: usize = 8;
@@ -33,14 +33,14 @@ const HELD_MAX: usize = 100;
 #[derive(Default)]
 pub(crate) struct RemoteSignaling {
     /// Remote credentials of earlier generations, oldest first.
-    retired: VecDeque<Credentials>,
+    retired: VecDeque<IceCredentials>,
     /// Candidates naming a ufrag not seen yet.
     held: Vec<Candidate>,
 }
 
 impl RemoteSignaling {
     /// The peer's credentials of a generation that is being replaced.
-    pub(super) fn retire(&mut self, c: Credentials) {
+    pub(super) fn retire(&mut self, c: IceCredentials) {
         if !self.retired.contains(&c) {
             if self.retired.len() == RETIRED_KEPT {
                 self.retired.pop_front();
@@ -55,7 +55,7 @@ impl RemoteSignaling {
 }
 
 impl IceAgent {
-    pub(super) fn set_remote_credentials(&mut self, now: Instant, c: Credentials) {
+    pub(super) fn set_remote_credentials(&mut self, now: Instant, c: IceCredentials) {
         if self.signaling.retired.contains(&c) {
             self.counters.stale_signaling += 1;
             return;

@@ -11,7 +11,7 @@
 use std::collections::{HashSet, VecDeque};
 
 use super::signal::Signal;
-use crate::ice::Credentials;
+use crate::ice::IceCredentials;
 
 /// Messages held for the peer's first credentials (RFC 8445's suggested remote-candidate cap).
 pub(super) const HELD_MAX: usize = 100;
@@ -31,7 +31,7 @@ pub(super) enum Admit {
 
 #[derive(Default)]
 pub(super) struct Inbox {
-    credentials: VecDeque<Credentials>,
+    credentials: VecDeque<IceCredentials>,
     others: HashSet<String>,
     held: Vec<Signal>,
     /// Messages ignored as repeats or overflow.
@@ -98,7 +98,7 @@ mod tests {
 
     fn creds(u: &str) -> Signal {
         Signal::Credentials(SignalCredentials {
-            credentials: Credentials::new(u, "0123456789abcdefghijkl").unwrap(),
+            credentials: IceCredentials::new(u, "0123456789abcdefghijkl").unwrap(),
             options: vec![],
             role: None,
             tie_breaker: None,

@@ -500,7 +500,7 @@ impl Session {
         }
     }
 
-    fn credentials_signal(&self, credentials: crate::ice::Credentials) -> Signal {
+    fn credentials_signal(&self, credentials: crate::ice::IceCredentials) -> Signal {
         Signal::Credentials(SignalCredentials {
             credentials,
             options: self.agent.local_ice_options(),

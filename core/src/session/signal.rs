@@ -19,7 +19,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::ice::{Candidate, CandidateParseError, Credentials, IceAttribute};
+use crate::ice::{Candidate, CandidateParseError, IceAttribute, IceCredentials};
 
 /// Who controls nomination (RFC 8445 §6.1.1).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -60,7 +60,7 @@ impl Role {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignalCredentials {
     /// ufrag and password.
-    pub credentials: Credentials,
+    pub credentials: IceCredentials,
     /// `ice-options` tags (`trickle`, `renomination`).
     pub options: Vec<String>,
     /// The sender's configured role.
@@ -176,7 +176,7 @@ impl Signal {
         let optional = |name: &'static str| v.get(name).and_then(Value::as_str);
         match kind {
             "credentials" => {
-                let credentials = Credentials::new(field("ufrag")?, field("pwd")?)
+                let credentials = IceCredentials::new(field("ufrag")?, field("pwd")?)
                     .map_err(|e| SignalError::BadCredentials(e.to_string()))?;
                 let options = optional("options")
                     .map(|o| o.split_ascii_whitespace().map(str::to_owned).collect())
@@ -276,7 +276,7 @@ impl Signal {
             (Some(ufrag), Some(pwd)) => out.insert(
                 0,
                 Signal::Credentials(SignalCredentials {
-                    credentials: Credentials { ufrag, pwd },
+                    credentials: IceCredentials { ufrag, pwd },
                     options,
                     role: None,
                     tie_breaker: None,
@@ -299,7 +299,7 @@ mod tests {
 
     fn creds() -> SignalCredentials {
         SignalCredentials {
-            credentials: Credentials::new("abcd", "0123456789abcdefghijkl").unwrap(),
+            credentials: IceCredentials::new("abcd", "0123456789abcdefghijkl").unwrap(),
             options: vec!["trickle".into(), "renomination".into()],
             role: Some(Role::Auto),
             tie_breaker: Some(u64::MAX),
