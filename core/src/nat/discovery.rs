@@ -145,6 +145,8 @@ pub enum DiscoveryError {
     },
     #[error("STUN server {server} answered without XOR-MAPPED-ADDRESS or MAPPED-ADDRESS")]
     NoMappedAddress { server: SocketAddr },
+    #[error(transparent)]
+    Transaction(#[from] TransactionError),
 }
 
 /// Configuration of a discovery run.
@@ -209,7 +211,7 @@ impl NatDiscovery {
         now: Instant,
         config: DiscoveryConfig,
         rng: &mut R,
-    ) -> Result<Self, TransactionError> {
+    ) -> Result<Self, DiscoveryError> {
         let ids = std::array::from_fn(|_| TransactionId::random(rng));
         let mut d = NatDiscovery {
             config,

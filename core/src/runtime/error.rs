@@ -1,7 +1,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-/// What went wrong at the I/O edge, phrased so the user knows what to change.
+/// What went wrong at the I/O edge (sockets, name resolution, the OS), phrased so the
+/// user knows what to change. Protocol outcomes are not here: each runtime entry point
+/// that can also fail in an engine machine returns its own error with an I/O variant
+/// holding this one (for example [`NetcheckError`](super::NetcheckError)).
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
     #[error("cannot bind UDP socket on {addr}: {source}")]
@@ -30,16 +33,4 @@ pub enum RuntimeError {
          a router to ask"
     )]
     NoGateway,
-    #[error("port mapping: {0}")]
-    PortMap(String),
-    #[error(transparent)]
-    Discovery(#[from] crate::nat::DiscoveryError),
-    #[error(transparent)]
-    Lifetime(#[from] crate::nat::LifetimeError),
-    #[error(transparent)]
-    Server(#[from] crate::stun::server::ServerError),
-    #[error(transparent)]
-    Turn(#[from] crate::turn::TurnError),
-    #[error(transparent)]
-    Transaction(#[from] crate::stun::transaction::TransactionError),
 }

@@ -20,13 +20,13 @@ pub use nat64::{
     discover_nat64_prefix, discover_nat64_prefixes, has_route_to, host_is_ipv6_only,
     reachable_server, synthesize_server,
 };
-pub use netcheck::{netcheck, NetcheckOptions, NetcheckReport};
+pub use netcheck::{netcheck, NetcheckError, NetcheckOptions, NetcheckReport};
 pub use netmon::{snapshot_now, MonitorConfig, MonitorStats, NetworkMonitor};
 pub use portmap::{
     default_gateway_v4, parse_proc_net_route, portmap_check, PortMapCheck, PortMapOptions,
-    PortMapPump, PumpOutput,
+    PortMapPump, PortMapStartError, PumpOutput,
 };
 pub use resolve::resolve_udp;
 pub use session::{Delivery, Listener, Session, StartError};
-pub use stun_server::{StunServer, StunServerHandle};
+pub use stun_server::{StunServer, StunServerError, StunServerHandle};
 pub use turn::{TurnOptions, TurnSession, TurnUrl};

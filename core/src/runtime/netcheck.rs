@@ -11,9 +11,24 @@ use tokio::net::UdpSocket;
 
 use super::RuntimeError;
 use crate::nat::{
-    DiscoveryConfig, LifetimeConfig, LifetimeProbe, LifetimeReport, Nat64Prefix, NatDiscovery,
-    NatReport,
+    DiscoveryConfig, DiscoveryError, LifetimeConfig, LifetimeError, LifetimeProbe, LifetimeReport,
+    Nat64Prefix, NatDiscovery, NatReport,
 };
+
+/// Why [`netcheck`] produced no report: a socket or the clock (I/O), or the protocol
+/// (the server did not answer, refused, answered without a mapped address…).
+#[derive(Debug, thiserror::Error)]
+pub enum NetcheckError {
+    /// Binding or using a socket failed, or the whole run exceeded its timeout.
+    #[error(transparent)]
+    Io(#[from] RuntimeError),
+    /// NAT behaviour discovery failed before it learned the mapped address.
+    #[error(transparent)]
+    Discovery(#[from] DiscoveryError),
+    /// The binding-lifetime probe could not measure anything.
+    #[error(transparent)]
+    Lifetime(#[from] LifetimeError),
+}
 
 #[derive(Clone, Debug)]
 pub struct NetcheckOptions {
@@ -50,7 +65,7 @@ pub struct NetcheckReport {
 pub async fn netcheck(
     server: SocketAddr,
     options: &NetcheckOptions,
-) -> Result<NetcheckReport, RuntimeError> {
+) -> Result<NetcheckReport, NetcheckError> {
     let socket = bind_towards(server).await?;
     let local = socket.local_addr().map_err(|source| RuntimeError::Io {
         local: server,
@@ -118,7 +133,7 @@ async fn drive_discovery(
     socket: &UdpSocket,
     machine: &mut NatDiscovery,
     nat64: Option<Nat64Prefix>,
-) -> Result<NatReport, RuntimeError> {
+) -> Result<NatReport, NetcheckError> {
     let local = socket.local_addr().map_err(|source| RuntimeError::Io {
         local: SocketAddr::from(([0, 0, 0, 0], 0)),
         source,
@@ -129,7 +144,7 @@ async fn drive_discovery(
             send(socket, local, &t.bytes, t.to, nat64).await;
         }
         if let Some(result) = machine.result() {
-            return result.clone().map_err(RuntimeError::from);
+            return result.clone().map_err(NetcheckError::from);
         }
         let deadline = machine.poll_timeout();
         tokio::select! {
@@ -150,7 +165,7 @@ async fn probe_lifetime(
     config: LifetimeConfig,
     nat64: Option<Nat64Prefix>,
     rng: &mut StdRng,
-) -> Result<LifetimeReport, RuntimeError> {
+) -> Result<LifetimeReport, NetcheckError> {
     let bind = |addr: SocketAddr| async move {
         UdpSocket::bind(addr)
             .await
@@ -174,7 +189,7 @@ async fn probe_lifetime(
             send(socket, local, &t.bytes, t.to, nat64).await;
         }
         if let Some(result) = probe.result() {
-            return result.clone().map_err(RuntimeError::from);
+            return result.clone().map_err(NetcheckError::from);
         }
         let deadline = probe.poll_timeout();
         tokio::select! {

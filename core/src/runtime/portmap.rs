@@ -17,9 +17,20 @@ use tokio::task::JoinHandle;
 
 use super::RuntimeError;
 use crate::portmap::{
-    Mapping, PortMapConfig, PortMapEvent, PortMapper, Protocol, ProtocolStatus, Protocols,
-    StreamId, StreamRequest,
+    Mapping, PortMapConfig, PortMapConfigError, PortMapEvent, PortMapper, Protocol, ProtocolStatus,
+    Protocols, StreamId, StreamRequest,
 };
+
+/// Why a [`PortMapPump`] (or [`portmap_check`]) did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum PortMapStartError {
+    /// No gateway, or its socket could not be bound or routed.
+    #[error(transparent)]
+    Io(#[from] RuntimeError),
+    /// The options make an unusable mapper configuration.
+    #[error("port mapping: {0}")]
+    Config(#[from] PortMapConfigError),
+}
 
 /// Longest a TCP connect to the gateway may take.
 const CONNECT_LIMIT: Duration = Duration::from_secs(3);
@@ -119,7 +130,7 @@ pub struct PortMapPump {
 
 impl PortMapPump {
     /// Finds the gateway, binds the socket and starts probing.
-    pub async fn start(options: &PortMapOptions) -> Result<Self, RuntimeError> {
+    pub async fn start(options: &PortMapOptions) -> Result<Self, PortMapStartError> {
         let gateway = match options.gateway {
             Some(g) => g,
             None => IpAddr::V4(default_gateway_v4().ok_or(RuntimeError::NoGateway)?),
@@ -156,8 +167,7 @@ impl PortMapPump {
         config.protocols = options.protocols;
         config.budget = options.budget;
         config.lifetime = options.lifetime;
-        let mapper = PortMapper::new(Instant::now(), config, &mut StdRng::from_entropy())
-            .map_err(|e| RuntimeError::PortMap(e.to_string()))?;
+        let mapper = PortMapper::new(Instant::now(), config, &mut StdRng::from_entropy())?;
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         Ok(PortMapPump {
             socket,
@@ -367,7 +377,7 @@ pub struct PortMapCheck {
 /// probed by mapping, so the preferred protocol that answers makes one short-lived test
 /// mapping (lifetime `options.lifetime`) of that socket's port, which is deleted before
 /// this returns.
-pub async fn portmap_check(options: &PortMapOptions) -> Result<PortMapCheck, RuntimeError> {
+pub async fn portmap_check(options: &PortMapOptions) -> Result<PortMapCheck, PortMapStartError> {
     let mut pump = PortMapPump::start(options).await?;
     let limit = Instant::now() + options.budget + Duration::from_secs(3);
     loop {

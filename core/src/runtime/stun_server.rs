@@ -11,7 +11,18 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::{socket_buffers, RuntimeError};
-use crate::stun::server::{BindingServer, ServerConfig, ServerStats};
+use crate::stun::server::{BindingServer, ServerConfig, ServerError, ServerStats};
+
+/// Why a STUN server did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StunServerError {
+    /// The configuration is inconsistent (alternate address family, distinctness…).
+    #[error(transparent)]
+    Config(#[from] ServerError),
+    /// A socket could not be bound or queried.
+    #[error(transparent)]
+    Io(#[from] RuntimeError),
+}
 
 /// Largest datagram read; bigger ones are truncated by the OS and then fail to parse.
 const MAX_DATAGRAM: usize = 65_535;
@@ -30,7 +41,7 @@ pub struct StunServerHandle {
 impl StunServer {
     /// Binds the sockets `config` needs (one, or the four RFC 5780 combinations) and
     /// starts serving on the current tokio runtime.
-    pub async fn start(config: ServerConfig) -> Result<StunServerHandle, RuntimeError> {
+    pub async fn start(config: ServerConfig) -> Result<StunServerHandle, StunServerError> {
         let server = BindingServer::new(config)?;
         let mut sockets = Vec::new();
         for addr in server.local_addresses() {
@@ -44,18 +55,19 @@ impl StunServer {
     pub async fn start_ephemeral(
         ip1: IpAddr,
         ip2: IpAddr,
-    ) -> Result<StunServerHandle, RuntimeError> {
-        let mut last_error = None;
-        for _ in 0..32 {
+    ) -> Result<StunServerHandle, StunServerError> {
+        const ATTEMPTS: u32 = 32;
+        let mut attempt = 1;
+        loop {
             match bind_four(ip1, ip2).await {
                 Ok((config, sockets)) => {
                     let server = BindingServer::new(config)?;
                     return Ok(spawn(server, sockets));
                 }
-                Err(e) => last_error = Some(e),
+                Err(_) if attempt < ATTEMPTS => attempt += 1,
+                Err(e) => return Err(e.into()),
             }
         }
-        Err(last_error.expect("loop ran"))
     }
 }
 

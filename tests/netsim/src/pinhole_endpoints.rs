@@ -20,7 +20,6 @@ use pinhole::nat::discovery::{DiscoveryConfig, DiscoveryError, NatDiscovery, Nat
 use pinhole::nat::lifetime::{LifetimeConfig, LifetimeError, LifetimeProbe, LifetimeReport};
 use pinhole::nat::Nat64Prefix;
 use pinhole::stun::server::{BindingServer, ServerConfig, ServerError, ServerStats};
-use pinhole::stun::transaction::TransactionError;
 use rand::RngCore;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -85,7 +84,7 @@ impl DiscoveryEndpoint {
         now: Instant,
         config: DiscoveryConfig,
         rng: &mut R,
-    ) -> Result<Self, TransactionError> {
+    ) -> Result<Self, DiscoveryError> {
         Ok(DiscoveryEndpoint {
             local: config.local,
             nat64: None,
