@@ -338,10 +338,8 @@ fn percentile(sorted: &[u32], p: f64) -> Option<f64> {
 
 async fn pinhole(turn: &Coturn, peer: &EchoPeer, sc: Scenario) -> Outcome {
     let url = format!("turn:127.0.0.1:{}?transport=udp", turn.port);
-    let options = TurnOptions {
-        timeout: Duration::from_secs(10),
-        ..TurnOptions::default()
-    };
+    let mut options = TurnOptions::default();
+    options.timeout = Duration::from_secs(10);
     let mut s = TurnSession::connect(&url, Credentials::new(USER, PASS), options)
         .await
         .expect("Pinhole allocates on coturn");

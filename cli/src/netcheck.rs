@@ -59,11 +59,10 @@ pub fn run(mut args: Args) -> Result<(), String> {
         if embedded.is_some() && !as_json {
             println!("No --stun given: checking against an embedded server at {server} (loopback, so no NAT is expected).");
         }
-        let options = NetcheckOptions {
-            timeout,
-            lifetime: lifetime.then(|| LifetimeConfig::new(server)),
-            nat64,
-        };
+        let mut options = NetcheckOptions::default();
+        options.timeout = timeout;
+        options.lifetime = lifetime.then(|| LifetimeConfig::new(server));
+        options.nat64 = nat64;
         if lifetime && !as_json {
             println!("Measuring the binding lifetime: this takes several minutes.");
         }

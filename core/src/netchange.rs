@@ -211,6 +211,7 @@ pub enum Change {
 
 /// Which rule decided a [`Change`], for logs and tests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ChangeReason {
     /// The normalised snapshots are identical.
     Identical,

@@ -269,10 +269,8 @@ fn overrun_resynchronises_with_a_dump() {
     let ns = two_radios();
     // A tiny socket buffer (the kernel rounds it up to a few KiB), and a monitor that is
     // not read while 200 addresses arrive: the kernel must drop notifications.
-    let config = MonitorConfig {
-        receive_buffer: 1,
-        ..MonitorConfig::default()
-    };
+    let mut config = MonitorConfig::default();
+    config.receive_buffer = 1;
     let mut w = Watcher::start(&ns, config, true);
     let script: String = (0..200)
         .map(|i| format!("addr add 10.20.{}.{}/32 dev cell0\n", i / 200, i % 200 + 1))
@@ -310,10 +308,8 @@ fn detection_latency_series() {
     // Latency figures only: ten address additions and removals per debounce setting.
     let ns = two_radios();
     for debounce_ms in [250u64, 50, 0] {
-        let config = MonitorConfig {
-            debounce: Duration::from_millis(debounce_ms),
-            ..MonitorConfig::default()
-        };
+        let mut config = MonitorConfig::default();
+        config.debounce = Duration::from_millis(debounce_ms);
         let w = Watcher::start(&ns, config, false);
         w.until_quiet(QUIET);
         let mut samples = Vec::new();

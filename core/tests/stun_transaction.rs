@@ -93,12 +93,11 @@ fn reliable_transport_sends_once_and_fails_after_ti() {
 
 #[test]
 fn cap_limits_each_interval_but_not_the_final_wait() {
-    let c = TransactionConfig {
-        rto: ms(100),
-        max_rto: Some(ms(300)),
-        max_transmissions: 6,
-        final_wait_factor: 4,
-    };
+    let mut c = TransactionConfig::rfc8489();
+    c.rto = ms(100);
+    c.max_rto = Some(ms(300));
+    c.max_transmissions = 6;
+    c.final_wait_factor = 4;
     let (sends, fail) = run_unanswered(c);
     // Intervals 100, 200, 300 (capped from 400), 300, 300; then 4·100.
     assert_eq!(sends, vec![0, 100, 300, 600, 900, 1200]);
@@ -108,12 +107,11 @@ fn cap_limits_each_interval_but_not_the_final_wait() {
 
 #[test]
 fn single_transmission_waits_rm_times_rto() {
-    let c = TransactionConfig {
-        rto: ms(200),
-        max_rto: None,
-        max_transmissions: 1,
-        final_wait_factor: 3,
-    };
+    let mut c = TransactionConfig::rfc8489();
+    c.rto = ms(200);
+    c.max_rto = None;
+    c.max_transmissions = 1;
+    c.final_wait_factor = 3;
     assert_eq!(run_unanswered(c), (vec![0], 600));
 }
 
@@ -131,23 +129,16 @@ fn late_driver_gets_one_retransmission_and_the_next_interval_counts_from_then() 
 
 #[test]
 fn invalid_configs_are_rejected_with_a_reason() {
+    let with = |change: fn(&mut TransactionConfig)| {
+        let mut c = TransactionConfig::rfc8489();
+        change(&mut c);
+        c
+    };
     let bad = [
-        TransactionConfig {
-            rto: Duration::ZERO,
-            ..TransactionConfig::rfc8489()
-        },
-        TransactionConfig {
-            max_transmissions: 0,
-            ..TransactionConfig::rfc8489()
-        },
-        TransactionConfig {
-            final_wait_factor: 0,
-            ..TransactionConfig::rfc8489()
-        },
-        TransactionConfig {
-            max_rto: Some(Duration::ZERO),
-            ..TransactionConfig::rfc8489()
-        },
+        with(|c| c.rto = Duration::ZERO),
+        with(|c| c.max_transmissions = 0),
+        with(|c| c.final_wait_factor = 0),
+        with(|c| c.max_rto = Some(Duration::ZERO)),
     ];
     for c in bad {
         let err = Transaction::new(Instant::now(), tid(1), dst(), vec![], c).unwrap_err();

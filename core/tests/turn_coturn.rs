@@ -23,11 +23,10 @@ fn static_creds() -> Credentials {
 }
 
 fn options() -> TurnOptions {
-    TurnOptions {
-        ca_pem: Some(std::fs::read(certs().join("ca.pem")).unwrap()),
-        timeout: Duration::from_secs(10),
-        ..TurnOptions::default()
-    }
+    let mut options = TurnOptions::default();
+    options.ca_pem = Some(std::fs::read(certs().join("ca.pem")).unwrap());
+    options.timeout = Duration::from_secs(10);
+    options
 }
 
 const STEP: Duration = Duration::from_secs(5);

@@ -37,11 +37,10 @@ fn coturn_with_cert(dir: &Path) -> Coturn {
 }
 
 fn options(trusted: &Path) -> TurnOptions {
-    TurnOptions {
-        ca_pem: Some(std::fs::read(trusted.join("cert.pem")).unwrap()),
-        timeout: Duration::from_secs(10),
-        ..TurnOptions::default()
-    }
+    let mut options = TurnOptions::default();
+    options.ca_pem = Some(std::fs::read(trusted.join("cert.pem")).unwrap());
+    options.timeout = Duration::from_secs(10);
+    options
 }
 
 fn creds() -> Credentials {

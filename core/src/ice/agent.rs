@@ -52,6 +52,7 @@ pub(super) use crate::Transmit;
 
 /// Candidate gathering state (RFC 8838 §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum GatheringState {
     /// No socket added yet.
     New,
@@ -63,6 +64,7 @@ pub enum GatheringState {
 
 /// Connection state (like `RTCIceConnectionState`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ConnectionState {
     /// Nothing checked yet.
     New,
@@ -94,6 +96,7 @@ pub enum PathKind {
 
 /// The selected pair as reported to the application.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SelectedPair {
     /// Local candidate (host, srflx or prflx as the peer sees it).
     pub local: Candidate,
@@ -112,6 +115,7 @@ pub struct SelectedPair {
 /// What the application must know.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[allow(clippy::large_enum_variant)] // rare events; boxing would burden every caller
+#[non_exhaustive]
 pub enum IceEvent {
     /// A local candidate to signal (trickle).
     LocalCandidate(Candidate),

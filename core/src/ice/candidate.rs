@@ -474,6 +474,7 @@ impl fmt::Display for Candidate {
 
 /// Why a candidate line was rejected. Each message quotes the offending field.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CandidateParseError {
     /// The line ended before a required field.
     #[error("candidate line is missing the {0}: expected \"candidate:<foundation> <component> <transport> <priority> <address> <port> typ <type>\"")]

@@ -21,6 +21,7 @@ use super::priority::pair_priority_for;
 
 /// Limits for one checklist.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CheckListConfig {
     /// Most pairs kept (RFC 8445 §6.1.2.5 suggests 100). Beyond it the
     /// lowest-priority pairs that are not in progress or succeeded are dropped.
@@ -40,6 +41,7 @@ impl Default for CheckListConfig {
 
 /// Why a remote candidate was not added.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CheckListError {
     /// The remote candidate cap was reached.
     #[error("remote candidate rejected: the peer already sent {limit} candidates, the most this checklist accepts")]

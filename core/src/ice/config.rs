@@ -13,6 +13,7 @@ pub const RENOMINATION_OPTION: &str = "renomination";
 
 /// How the controlling agent nominates (RFC 8445 §8.1.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum NominationMode {
     /// Checks first, then one check with USE-CANDIDATE on the chosen pair.
     Regular,
@@ -24,6 +25,7 @@ pub enum NominationMode {
 
 /// Agent configuration. `Default` gives the values described on each field.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct IceConfig {
     /// Start as the controlling agent (the offerer, RFC 8445 §6.1.1).
     pub controlling: bool,
@@ -83,6 +85,7 @@ pub struct IceConfig {
 
 /// Which local candidates the agent uses (like WebRTC's `iceTransportPolicy`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TransportPolicy {
     /// Host, server-reflexive and relayed candidates.
     #[default]
@@ -121,6 +124,7 @@ impl Default for IceConfig {
 
 /// Errors from API calls (network input never produces one: it is dropped and counted).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum IceError {
     /// `send_data` before a pair was selected.
     #[error("no selected candidate pair yet: wait for IceEvent::ConnectionStateChanged(Connected) (or SelectedPair) before sending data")]

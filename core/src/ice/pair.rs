@@ -43,6 +43,7 @@ pub(crate) struct RemoteId(pub(crate) usize);
 
 /// Candidate pair state (RFC 8445 §6.1.2.6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum PairState {
     /// Not checked yet, waiting for a pair of its foundation to be unfrozen.
     Frozen,

@@ -92,6 +92,7 @@ pub(super) fn relay_reaches(relayed: SocketAddr, peer: IpAddr) -> bool {
 
 /// A TURN server to gather relayed candidates from.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct RelayServer {
     /// The server's address (resolved by the runtime).
     pub addr: SocketAddr,
@@ -102,13 +103,18 @@ pub struct RelayServer {
 }
 
 impl RelayServer {
-    /// A server reached over UDP.
-    pub fn udp(addr: SocketAddr, username: &str, password: &str) -> Self {
+    /// A server at `addr` reached over `transport`, with long-term credentials.
+    pub fn new(addr: SocketAddr, transport: TransportKind, username: &str, password: &str) -> Self {
         RelayServer {
             addr,
-            transport: TransportKind::Udp,
+            transport,
             credentials: Credentials::new(username, password),
         }
+    }
+
+    /// A server reached over UDP.
+    pub fn udp(addr: SocketAddr, username: &str, password: &str) -> Self {
+        Self::new(addr, TransportKind::Udp, username, password)
     }
 }
 
@@ -139,6 +145,7 @@ pub enum TlsName {
 
 /// One relay's state, for diagnostics.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RelayStats {
     /// The configured server.
     pub server: SocketAddr,

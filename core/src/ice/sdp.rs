@@ -14,6 +14,7 @@ use super::candidate::is_ice_char;
 
 /// Bad `ice-ufrag`, `ice-pwd` or other ICE attribute.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum IceAttributeError {
     /// Ufrag of the wrong length or with a character outside ice-char.
     #[error("invalid ice-ufrag \"{0}\": expected 4 to 256 characters from A-Z a-z 0-9 + /")]

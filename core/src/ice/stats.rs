@@ -10,6 +10,7 @@ use super::pair::PairState;
 
 /// Counters of notable inputs, mostly things dropped.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Counters {
     /// Datagrams that failed STUN parsing or FINGERPRINT, or were empty.
     pub malformed: u64,
@@ -54,6 +55,7 @@ pub struct Counters {
 
 /// One candidate pair.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PairStats {
     /// Local socket.
     pub local: SocketAddr,
@@ -91,6 +93,7 @@ pub struct PairStats {
 
 /// The selected pair's summary.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SelectedStats {
     /// Local candidate type as the peer sees it.
     pub local_type: CandidateType,
@@ -104,6 +107,7 @@ pub struct SelectedStats {
 
 /// The snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct IceStats {
     /// Connection state.
     pub state: ConnectionState,

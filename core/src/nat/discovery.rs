@@ -50,6 +50,7 @@ use crate::Transmit;
 
 /// Why a behaviour could not be classified.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum UnknownReason {
     /// The server sent no OTHER-ADDRESS (it does not support RFC 5780), or one sharing its
     /// primary IP or port, which cannot tell the behaviours apart.
@@ -128,6 +129,7 @@ pub struct NatReport {
 
 /// Discovery could not even learn the mapped address.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DiscoveryError {
     #[error(
         "STUN server {server} did not answer a Binding request within {waited:?}: check the \
@@ -151,6 +153,7 @@ pub enum DiscoveryError {
 
 /// Configuration of a discovery run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DiscoveryConfig {
     /// The STUN server's primary address.
     pub server: SocketAddr,

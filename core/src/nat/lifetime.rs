@@ -47,6 +47,7 @@ enum Socket {
 
 /// Search bounds and retransmission behaviour.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LifetimeConfig {
     /// The STUN server (must support RESPONSE-PORT).
     pub server: SocketAddr,
@@ -101,6 +102,7 @@ impl LifetimeReport {
 
 /// The probe could not measure anything.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum LifetimeError {
     #[error("invalid lifetime probe config: {0}")]
     InvalidConfig(&'static str),

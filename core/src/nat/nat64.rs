@@ -28,6 +28,7 @@ use std::str::FromStr;
 
 /// What is wrong with a NAT64 prefix given through the API (or found by discovery).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Nat64Error {
     /// RFC 6052 §2.2 allows only these lengths.
     #[error(

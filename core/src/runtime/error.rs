@@ -6,6 +6,7 @@ use std::time::Duration;
 /// that can also fail in an engine machine returns its own error with an I/O variant
 /// holding this one (for example [`NetcheckError`](super::NetcheckError)).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RuntimeError {
     #[error("cannot bind UDP socket on {addr}: {source}")]
     Bind {

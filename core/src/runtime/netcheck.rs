@@ -18,6 +18,7 @@ use crate::nat::{
 /// Why [`netcheck`] produced no report: a socket or the clock (I/O), or the protocol
 /// (the server did not answer, refused, answered without a mapped address…).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum NetcheckError {
     /// Binding or using a socket failed, or the whole run exceeded its timeout.
     #[error(transparent)]
@@ -31,6 +32,7 @@ pub enum NetcheckError {
 }
 
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct NetcheckOptions {
     /// Overall limit for discovery (the lifetime probe has its own, much longer, bound).
     pub timeout: Duration,

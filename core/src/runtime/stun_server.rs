@@ -15,6 +15,7 @@ use crate::stun::server::{BindingServer, ServerConfig, ServerError, ServerStats}
 
 /// Why a STUN server did not start.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StunServerError {
     /// The configuration is inconsistent (alternate address family, distinctness…).
     #[error(transparent)]

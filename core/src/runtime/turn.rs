@@ -26,6 +26,7 @@ use crate::turn::{Event, TransportKind, TurnClient, TurnConfig, TurnError, TurnS
 
 /// How to connect; `Default` suits a public server.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct TurnOptions {
     /// Certificates (PEM, one or more CERTIFICATE blocks) for a self-hosted `turns:`
     /// server, on top of the webpki roots: each is a trust anchor for chains it issued,

@@ -8,6 +8,7 @@ use super::attr;
 
 /// Why a STUN message could not be parsed, verified or built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum StunError {
     /// Fewer bytes than a STUN header (20) or than an attribute header promises.
     #[error("STUN message truncated: need {needed} bytes, have {actual}")]

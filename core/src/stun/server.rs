@@ -44,6 +44,7 @@ use crate::Transmit;
 
 /// Configuration mistakes: each says what to change.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ServerError {
     #[error(
         "alternate address {alternate} and primary {primary} must be the same IP family \
@@ -69,6 +70,7 @@ pub enum ServerError {
 
 /// Where the server listens and what it calls itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ServerConfig {
     /// (IP1, P1).
     pub primary: SocketAddr,
@@ -97,6 +99,7 @@ impl ServerConfig {
 
 /// Counters: what arrived and what became of it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ServerStats {
     /// Every datagram fed to `handle_input`.
     pub received: u64,

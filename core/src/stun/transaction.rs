@@ -24,6 +24,7 @@ use super::TransactionId;
 
 /// Errors from starting a transaction: both are caller bugs, never network input.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TransactionError {
     /// The retransmission parameters cannot produce a schedule.
     #[error("invalid STUN transaction config: {0}")]
@@ -39,6 +40,7 @@ pub enum TransactionError {
 /// `min(RTO·2^(k-1), max_rto)`; the last one by `Rm·RTO`. The total time to failure with
 /// no cap is `RTO·(2^(Rc-1) - 1 + Rm)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TransactionConfig {
     /// Initial retransmission timeout (RTO).
     pub rto: Duration,

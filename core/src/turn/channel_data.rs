@@ -17,6 +17,7 @@ pub struct ChannelData<'a> {
 
 /// Why bytes are not a ChannelData message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ChannelDataError {
     #[error("ChannelData shorter than its 4-byte header")]
     Truncated,

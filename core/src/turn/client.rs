@@ -26,6 +26,7 @@ const MAX_STALE_RETRIES: u8 = 3;
 
 /// Everything the client needs to allocate.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct TurnConfig {
     pub server: SocketAddr,
     pub transport: TransportKind,
@@ -74,6 +75,7 @@ impl TurnConfig {
 
 /// Something the application must know.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event {
     /// The allocation exists; `relayed` is the address peers send to.
     Allocated {
@@ -110,6 +112,7 @@ pub enum Event {
 
 /// Where the client is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TurnState {
     Allocating,
     Allocated,
@@ -132,6 +135,7 @@ impl TurnState {
 
 /// Counters for bad or unexpected input; each was dropped, never a panic.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TurnStats {
     /// Unparseable STUN or ChannelData, or unframeable stream bytes.
     pub malformed: u64,

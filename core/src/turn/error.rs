@@ -8,6 +8,7 @@ use crate::stun::StunError;
 /// Why an allocation, a permission or a channel failed. Every network-side variant names
 /// the server; the message says what to change.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum TurnError {
     /// 401 after the client answered the challenge: username or password is wrong.
     #[error(

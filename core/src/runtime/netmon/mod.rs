@@ -17,6 +17,7 @@ mod linux;
 
 /// How the monitor debounces.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MonitorConfig {
     /// Quiet time after the latest notification before a snapshot is taken. A change
     /// arrives as a burst of notifications (an interface going away removes its addresses
@@ -43,6 +44,7 @@ impl Default for MonitorConfig {
 
 /// What the monitor saw, for diagnostics and tests.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MonitorStats {
     /// Notifications that could change a snapshot (link, address, main default route).
     pub notifications: u64,
