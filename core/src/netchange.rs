@@ -149,6 +149,7 @@ impl NetworkSnapshot {
     }
 
     /// `self`, normalised.
+    #[must_use]
     pub fn normalized(mut self) -> Self {
         self.normalize();
         self
@@ -279,11 +280,13 @@ impl fmt::Display for ChangeReason {
 /// Classifies the change from `old` to `new` for a session whose paths use the local
 /// addresses `in_use` (empty before any path exists). See the module documentation for
 /// the rules.
+#[must_use]
 pub fn classify(old: &NetworkSnapshot, new: &NetworkSnapshot, in_use: &[IpAddr]) -> Change {
     classify_with_reason(old, new, in_use).change()
 }
 
 /// [`classify`], also saying which rule decided.
+#[must_use]
 pub fn classify_with_reason(
     old: &NetworkSnapshot,
     new: &NetworkSnapshot,
@@ -337,6 +340,7 @@ pub struct AddressDiff {
 
 /// The address-level difference from `old` to `new` (an address is identified by its
 /// interface index and IP).
+#[must_use]
 pub fn address_diff(old: &NetworkSnapshot, new: &NetworkSnapshot) -> AddressDiff {
     let key = |a: &InterfaceAddress| (a.ifindex, a.ip);
     let find = |s: &NetworkSnapshot, a: &InterfaceAddress| {

@@ -381,6 +381,7 @@ impl IceAgent {
     /// and TURN traffic to UDP relay servers. What is sent from a relayed
     /// address leaves as TURN traffic (a Send indication or ChannelData) to the
     /// server, from the local socket the allocation was made on.
+    #[must_use = "a polled datagram is gone from the queue: send it"]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         loop {
             let t = if let Some(t) = self.outbox.pop_front() {
@@ -427,6 +428,7 @@ impl IceAgent {
     }
 
     /// The next event.
+    #[must_use = "a polled event is gone from the queue: handle it"]
     pub fn poll_event(&mut self) -> Option<IceEvent> {
         loop {
             let e = self.events.pop_front()?;
@@ -445,6 +447,7 @@ impl IceAgent {
     }
 
     /// When `handle_timeout` must next be called.
+    #[must_use = "the deadline says when to call handle_timeout next"]
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.closed {
             return None;

@@ -430,7 +430,8 @@ impl IceAgent {
                     self.counters.stray_responses += 1;
                     return;
                 }
-                self.transactions.handle_response(now, &tid);
+                // Only ends the transaction: its context was read above.
+                let _ = self.transactions.handle_response(now, &tid);
                 self.on_gather_response(gen, socket, server, msg);
             }
             TxContext::Check {

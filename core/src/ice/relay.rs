@@ -513,6 +513,7 @@ impl IceAgent {
     }
 
     /// The next datagram a UDP TURN client wants sent (from its socket).
+    #[must_use]
     pub(super) fn relay_poll_transmit(&mut self) -> Option<Transmit> {
         for r in &mut self.relays.list {
             let Some(socket) = r.socket else { continue };
@@ -528,6 +529,7 @@ impl IceAgent {
     }
 
     /// When the TURN clients' timers are due.
+    #[must_use]
     pub(super) fn relay_poll_timeout(&self) -> Option<Instant> {
         self.relays
             .list
@@ -570,6 +572,7 @@ impl IceAgent {
     /// redirect names a new server), verifying a TLS certificate against
     /// `tls_name`, and writes the bytes in order. Drain it after every call, like
     /// [`IceAgent::poll_transmit`]. UDP servers never appear here.
+    #[must_use = "polled stream bytes are gone from the queue: write them"]
     pub fn poll_relay_stream_transmit(&mut self) -> Option<RelayStreamTransmit> {
         let Relays {
             list, stream_out, ..

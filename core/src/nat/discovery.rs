@@ -270,6 +270,7 @@ impl NatDiscovery {
     }
 
     /// The next datagram to send, always from the discovery socket (`config.local`).
+    #[must_use = "a polled datagram is gone from the queue: send it"]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         let t = self.table.poll_transmit()?;
         Some(Transmit {
@@ -280,6 +281,7 @@ impl NatDiscovery {
     }
 
     /// When to call [`NatDiscovery::handle_timeout`]; `None` once done.
+    #[must_use = "the deadline says when to call handle_timeout next"]
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.table.poll_timeout()
     }

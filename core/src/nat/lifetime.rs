@@ -316,6 +316,7 @@ impl LifetimeProbe {
     }
 
     /// The next datagram to send, from X or Y.
+    #[must_use = "a polled datagram is gone from the queue: send it"]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         let t = self.table.poll_transmit()?;
         let socket = self.table.context(&t.id).map_or(Socket::X, |c| c.0);
@@ -330,6 +331,7 @@ impl LifetimeProbe {
     }
 
     /// When to call [`LifetimeProbe::handle_timeout`]; `None` once done.
+    #[must_use = "the deadline says when to call handle_timeout next"]
     pub fn poll_timeout(&self) -> Option<Instant> {
         let idle = match self.phase {
             Phase::Idle { until, .. } => Some(until),

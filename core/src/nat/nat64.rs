@@ -162,6 +162,7 @@ impl Nat64Prefix {
     /// The IPv4-embedded IPv6 address of `v4` under this prefix (RFC 6052 §2.2): the 32
     /// IPv4 bits follow the prefix, skipping bits 64-71 (the u-octet, zero); the suffix
     /// after them is zero.
+    #[must_use]
     pub fn synthesize(&self, v4: Ipv4Addr) -> Ipv6Addr {
         let mut bytes = Ipv6Addr::from(self.bits).octets();
         for (i, b) in positions(self.len).zip(v4.octets()) {
@@ -174,6 +175,7 @@ impl Nat64Prefix {
     /// (bits 64-71) is zero as RFC 6052 requires. The suffix bits are not checked (RFC 6052
     /// says they SHOULD be zero and reserves them for future extensions), so a translator
     /// that sets them is still understood.
+    #[must_use]
     pub fn extract(&self, v6: Ipv6Addr) -> Option<Ipv4Addr> {
         if !self.contains(v6) || u128::from(v6) & U_OCTET != 0 {
             return None;
@@ -192,11 +194,13 @@ impl Nat64Prefix {
     }
 
     /// [`synthesize`](Self::synthesize) for a socket address (same port).
+    #[must_use]
     pub fn synthesize_socket(&self, v4: SocketAddrV4) -> SocketAddrV6 {
         SocketAddrV6::new(self.synthesize(*v4.ip()), v4.port(), 0, 0)
     }
 
     /// [`extract`](Self::extract) for a socket address (same port).
+    #[must_use]
     pub fn extract_socket(&self, v6: SocketAddrV6) -> Option<SocketAddrV4> {
         self.extract(*v6.ip())
             .map(|ip| SocketAddrV4::new(ip, v6.port()))

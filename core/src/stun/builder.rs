@@ -88,6 +88,7 @@ impl<'b> MessageBuilder<'b> {
     }
 
     /// Ends the message and returns it.
+    #[must_use = "the encoded message is the returned slice"]
     pub fn finish(self) -> &'b [u8] {
         &self.buf[..self.len]
     }

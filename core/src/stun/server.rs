@@ -91,6 +91,7 @@ impl ServerConfig {
     }
 
     /// Adds the alternate address (RFC 5780 mode).
+    #[must_use]
     pub fn with_alternate(mut self, alternate: SocketAddr) -> Self {
         self.alternate = Some(alternate);
         self
@@ -181,11 +182,13 @@ impl BindingServer {
     }
 
     /// The next datagram to send.
+    #[must_use = "a polled datagram is gone from the queue: send it"]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.outbox.pop_front()
     }
 
     /// The server keeps no timers: always `None`.
+    #[must_use = "the deadline says when to call handle_timeout next"]
     pub fn poll_timeout(&self) -> Option<Instant> {
         None
     }

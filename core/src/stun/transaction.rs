@@ -284,6 +284,7 @@ impl Transaction {
     }
 
     /// The next datagram to send, if one is due.
+    #[must_use = "a polled datagram is gone from the queue: send it"]
     pub fn poll_transmit(&mut self) -> Option<RequestTransmit> {
         if !self.pending || self.is_done() {
             return None;
@@ -298,6 +299,7 @@ impl Transaction {
     }
 
     /// When [`Transaction::handle_timeout`] must next be called; `None` when done.
+    #[must_use = "the deadline says when to call handle_timeout next"]
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
             State::InFlight => Some(self.deadline),
@@ -324,6 +326,7 @@ impl Transaction {
 
     /// A response with this transaction's ID arrived at `now`. Returns its timing, or
     /// `None` if the transaction was already done (a late duplicate: ignore it).
+    #[must_use = "the finished transaction (timing, context) is only returned here"]
     pub fn handle_response(&mut self, now: Instant) -> Option<ResponseTiming> {
         if self.is_done() {
             return None;
@@ -433,6 +436,7 @@ impl<T> Transactions<T> {
 
     /// A response carrying `id` arrived at `now`. Returns the finished transaction, or
     /// `None` if the ID is unknown (stray, spoofed or late: drop it).
+    #[must_use = "the finished transaction (timing, context) is only returned here"]
     pub fn handle_response(&mut self, now: Instant, id: &TransactionId) -> Option<Completed<T>> {
         let mut entry = self.entries.remove(id)?;
         let timing = entry.transaction.handle_response(now)?;
@@ -473,6 +477,7 @@ impl<T> Transactions<T> {
     }
 
     /// The next datagram to send.
+    #[must_use = "a polled datagram is gone from the queue: send it"]
     pub fn poll_transmit(&mut self) -> Option<RequestTransmit> {
         while let Some(id) = self.outbox.pop_front() {
             if let Some(t) = self
@@ -487,11 +492,13 @@ impl<T> Transactions<T> {
     }
 
     /// The next transaction that ran out of time.
+    #[must_use = "a polled timeout is gone from the table: handle it"]
     pub fn poll_timed_out(&mut self) -> Option<TimedOut<T>> {
         self.timed_out.pop_front()
     }
 
     /// The earliest deadline of any in-flight transaction.
+    #[must_use = "the deadline says when to call handle_timeout next"]
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.entries
             .values()

@@ -304,6 +304,7 @@ impl TurnClient {
         }
     }
 
+    #[must_use = "a polled datagram is gone from the queue: send it"]
     pub fn poll_transmit(&mut self) -> Option<ServerTransmit> {
         if let Some(t) = self.transactions.poll_transmit() {
             return Some(ServerTransmit {
@@ -314,11 +315,13 @@ impl TurnClient {
         self.outbox.pop_front()
     }
 
+    #[must_use = "a polled event is gone from the queue: handle it"]
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
     }
 
     /// When to call [`TurnClient::handle_timeout`] next.
+    #[must_use = "the deadline says when to call handle_timeout next"]
     pub fn poll_timeout(&self) -> Option<Instant> {
         if matches!(self.state, TurnState::Closed | TurnState::Failed) {
             return None;

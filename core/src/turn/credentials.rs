@@ -14,6 +14,7 @@ use crate::stun::Credentials;
 
 /// Ephemeral credentials valid until `now_unix + ttl`. `user` may be empty (the username
 /// is then the expiry alone). Sans-IO: the caller reads the wall clock.
+#[must_use]
 pub fn rest_api_credentials(secret: &str, user: &str, now_unix: u64, ttl: Duration) -> Credentials {
     let expiry = now_unix.saturating_add(ttl.as_secs());
     let username = if user.is_empty() {

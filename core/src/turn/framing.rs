@@ -60,6 +60,7 @@ impl StreamFramer {
     /// The next whole frame, or `None` until more bytes arrive. A stream that starts with
     /// neither kind of header cannot be resynchronised: everything buffered is dropped
     /// and counted in [`StreamFramer::garbage`].
+    #[must_use = "a returned frame is gone from the buffer: handle it"]
     pub fn next_frame(&mut self) -> Option<Frame> {
         let rest = &self.buf[self.start..];
         let first = *rest.first()?;

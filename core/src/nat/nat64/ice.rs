@@ -36,6 +36,7 @@ pub struct Nat64Remote {
 /// although a translator that follows RFC 6052 §3.1 strictly (TAYGA) drops them: such a
 /// check fails like one to any unreachable address. An agent that wants to save those
 /// checks skips remotes for which [`Nat64Prefix::permits`] is false.
+#[must_use]
 pub fn remote_via_nat64(
     prefixes: &[Nat64Prefix],
     local: SocketAddr,
@@ -60,6 +61,7 @@ pub fn remote_via_nat64(
 /// The agent calls this for a datagram on an IPv6 socket whose source matches no pair,
 /// before creating a peer-reflexive candidate: the candidate (and what is compared with
 /// candidates the peer signals later) is the IPv4 address, not the synthesized one.
+#[must_use]
 pub fn original_remote(prefixes: &[Nat64Prefix], from: SocketAddr) -> Option<SocketAddrV4> {
     let SocketAddr::V6(from) = from else {
         return None;
