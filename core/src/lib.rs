@@ -1,10 +1,20 @@
-//! Pinhole: a NAT traversal engine.
+//! Pinhole: a NAT traversal engine (STUN RFC 8489, ICE RFC 8445, TURN RFC 8656).
 //!
-//! The engine modules ([`stun`], [`nat`], [`portmap`]) are sans-IO state machines: they take
-//! `now` and bytes, and return bytes, events and the next deadline. They never
-//! read a clock, open a socket or spawn a thread. The [`runtime`] module (behind
-//! the default `runtime` feature) drives them over tokio sockets; the default `tls`
-//! feature adds TURN over TLS (`turns:`, rustls) to it.
+//! - [`session`]: [`session::Session`], the one object an application drives: ICE
+//!   agent, sockets, relay streams, signaling and network change in one sans-IO machine.
+//! - Engine building blocks, each a sans-IO machine or codec: [`ice`] (the agent and its
+//!   SDP values), [`turn`] (the TURN client), [`stun`] (codec, transactions, Binding
+//!   server), [`nat`] (RFC 5780 discovery, binding lifetime, NAT64), [`portmap`]
+//!   (NAT-PMP, PCP and UPnP-IGD port mappings), [`netchange`] (classifying network
+//!   changes).
+//! - [`runtime`] (behind the default `runtime` feature): the tokio pump around them; the
+//!   default `tls` feature adds TURN over TLS (`turns:`, rustls) to it.
+//!
+//! Sans-IO means: a machine takes `now` and bytes, and returns [`Transmit`]s, events and
+//! the next deadline. It never reads a clock, opens a socket or spawns a thread;
+//! randomness comes from an RNG the caller injects, so a seeded run replays exactly.
+
+#![warn(missing_docs, unreachable_pub)]
 
 pub mod ice;
 pub mod nat;

@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 pub struct Transmit {
     /// The local socket to send from (an address the pump bound or was given).
     pub from: SocketAddr,
-    /// Destination.
+    /// The destination: the peer, a STUN or TURN server, or a client being answered.
     pub to: SocketAddr,
-    /// Payload.
+    /// The datagram.
     pub bytes: Vec<u8>,
 }

@@ -100,13 +100,13 @@ pub enum PathKind {
 pub struct SelectedPair {
     /// Local candidate (host, srflx or prflx as the peer sees it).
     pub local: Candidate,
-    /// Remote candidate.
+    /// Remote candidate (the signalled one once it arrived, else peer-reflexive).
     pub remote: Candidate,
     /// Local socket data is sent from.
     pub local_socket: SocketAddr,
     /// Remote address data is sent to.
     pub remote_addr: SocketAddr,
-    /// Direct or relayed.
+    /// Direct or through a TURN relay.
     pub path: PathKind,
     /// Last measured round-trip time on the pair.
     pub rtt: Option<Duration>,
@@ -123,7 +123,7 @@ pub enum IceEvent {
     LocalCredentials(IceCredentials),
     /// Gathering state; `Complete` means: signal end-of-candidates.
     GatheringStateChanged(GatheringState),
-    /// Connection state.
+    /// The connection state changed (never reported twice in a row).
     ConnectionStateChanged(ConnectionState),
     /// A (new) pair carries data from now on.
     SelectedPair(SelectedPair),
@@ -299,7 +299,7 @@ impl IceAgent {
         self.tie_breaker
     }
 
-    /// The configuration.
+    /// The configuration the agent was created with.
     pub fn config(&self) -> &IceConfig {
         &self.config
     }
@@ -310,17 +310,19 @@ impl IceAgent {
         &mut self.config
     }
 
-    /// Whether the agent is currently controlling.
+    /// Whether the agent is controlling now (the configured role, changed by a role
+    /// conflict or a lite peer; see [`IceEvent::RoleChanged`]).
     pub fn is_controlling(&self) -> bool {
         self.controlling
     }
 
-    /// Connection state.
+    /// The connection state now (also reported as
+    /// [`IceEvent::ConnectionStateChanged`]).
     pub fn connection_state(&self) -> ConnectionState {
         self.state
     }
 
-    /// Gathering state.
+    /// The gathering state now (also reported as [`IceEvent::GatheringStateChanged`]).
     pub fn gathering_state(&self) -> GatheringState {
         self.gathering_state
     }

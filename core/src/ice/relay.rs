@@ -151,15 +151,15 @@ pub struct RelayStats {
     pub server: SocketAddr,
     /// How it is reached.
     pub transport: TransportKind,
-    /// The local socket (UDP), `None` for a stream.
+    /// The local socket the allocation was made from (UDP), `None` for a TCP/TLS stream.
     pub socket: Option<SocketAddr>,
-    /// Allocation state.
+    /// Where the allocation is (allocating, allocated, failed…).
     pub state: TurnState,
     /// Relayed address, once allocated.
     pub relayed: Option<SocketAddr>,
     /// Our address as the server saw it.
     pub mapped: Option<SocketAddr>,
-    /// Why it failed.
+    /// Why it failed, once it did (also reported as [`IceEvent::RelayFailed`]).
     pub error: Option<TurnError>,
     /// Peer IPs a permission was requested for.
     pub permissions: usize,

@@ -432,8 +432,7 @@ fn tls_redirect_verifies_the_alternate_domain_or_the_original_name() {
     use super::priority::NetworkCost;
     use super::relay::TlsName;
     use crate::stun::{encode_to_vec, Attribute, Class, ErrorCode, Message, MessageType};
-    use crate::turn::framing::Frame;
-    use crate::turn::StreamFramer;
+    use crate::turn::framing::{Frame, StreamFramer};
     use rand::SeedableRng;
 
     for domain in [None, Some("turn2.example.org")] {

@@ -59,12 +59,12 @@ impl Ufrag {
         }
     }
 
-    /// A fresh random ufrag.
+    /// A fresh random ufrag of [`Ufrag::GENERATED_LEN`] characters.
     pub fn random<R: rand::RngCore + ?Sized>(rng: &mut R) -> Self {
         Ufrag(random_ice_chars(rng, Self::GENERATED_LEN))
     }
 
-    /// The text.
+    /// The ufrag as signalled.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -117,12 +117,14 @@ impl fmt::Debug for Password {
     }
 }
 
-/// One side's ICE credentials.
+/// One side's ICE credentials (RFC 8445 §5.3): what `a=ice-ufrag` and `a=ice-pwd` carry.
+/// Not a STUN username/password ([`crate::stun::Credentials`]): the agent derives the
+/// check usernames and keys from these.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IceCredentials {
-    /// Username fragment.
+    /// Username fragment (`ice-ufrag`).
     pub ufrag: Ufrag,
-    /// Password.
+    /// Password (`ice-pwd`).
     pub pwd: Password,
 }
 

@@ -53,19 +53,20 @@ pub struct Counters {
     pub checks_sent: u64,
 }
 
-/// One candidate pair.
+/// One candidate pair of the current generation, like WebRTC's `RTCIceCandidatePairStats`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PairStats {
-    /// Local socket.
+    /// The local socket checks and data leave from (the relayed address for a relay
+    /// candidate).
     pub local: SocketAddr,
-    /// Remote address.
+    /// The remote candidate's address.
     pub remote: SocketAddr,
-    /// Local candidate type.
+    /// Type of the local candidate (a srflx candidate is paired as its host base).
     pub local_type: CandidateType,
-    /// Remote candidate type.
+    /// Type of the remote candidate.
     pub remote_type: CandidateType,
-    /// Checklist state.
+    /// Checklist state (RFC 8445 §6.1.2.6).
     pub state: PairState,
     /// Whether a check on it succeeded (and consent was not lost).
     pub valid: bool,
@@ -73,15 +74,15 @@ pub struct PairStats {
     pub nominated: bool,
     /// Whether it carries data now.
     pub selected: bool,
-    /// Pair priority.
+    /// Pair priority for the agent's current role (RFC 8445 §6.1.2.3).
     pub priority: u64,
-    /// Last round-trip time.
+    /// Last round-trip time measured by a check (unambiguous samples only, Karn's rule).
     pub rtt: Option<Duration>,
     /// Check requests sent (retransmissions included).
     pub requests_sent: u64,
     /// Check requests received.
     pub requests_received: u64,
-    /// Responses sent.
+    /// Responses sent to the peer's checks.
     pub responses_sent: u64,
     /// Successful responses received.
     pub responses_received: u64,
@@ -91,42 +92,43 @@ pub struct PairStats {
     pub bytes_received: u64,
 }
 
-/// The selected pair's summary.
+/// The pair carrying data, summarised.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SelectedStats {
     /// Local candidate type as the peer sees it.
     pub local_type: CandidateType,
-    /// Remote candidate type.
+    /// Type of the remote candidate.
     pub remote_type: CandidateType,
-    /// Direct or relayed.
+    /// Direct or through a TURN relay.
     pub path: PathKind,
-    /// Last RTT.
+    /// Last round-trip time measured on it.
     pub rtt: Option<Duration>,
 }
 
-/// The snapshot.
+/// A snapshot of the agent, shaped like WebRTC `getStats()`; see [`IceAgent::stats`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct IceStats {
-    /// Connection state.
+    /// The connection state now.
     pub state: ConnectionState,
-    /// Gathering state.
+    /// The gathering state now.
     pub gathering: GatheringState,
     /// Pairs of the current generation, highest priority first.
     pub pairs: Vec<PairStats>,
-    /// The pair carrying data.
+    /// The pair carrying data, if any (during a restart, the previous generation's).
     pub selected: Option<SelectedStats>,
-    /// Remote candidates known.
+    /// Remote candidates in the current checklist (signalled and peer-reflexive).
     pub remote_candidates: usize,
-    /// Local candidates known.
+    /// Local candidates in the current checklist (retired ones included).
     pub local_candidates: usize,
-    /// Counters.
+    /// Drop and event counters since the agent was created.
     pub counters: Counters,
 }
 
 impl IceAgent {
-    /// A statistics snapshot.
+    /// A statistics snapshot: cheap enough to take every second (one allocation per
+    /// pair).
     pub fn stats(&self) -> IceStats {
         let g = &self.current;
         let pairs = g

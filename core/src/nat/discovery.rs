@@ -70,18 +70,26 @@ pub enum UnknownReason {
 pub enum Mapping {
     /// The mapped address equals the local address: no NAT on the path.
     NoNat,
+    /// Every destination sees the same mapped address (what hole punching wants).
     EndpointIndependent,
+    /// A new mapping per destination IP.
     AddressDependent,
+    /// A new mapping per destination IP and port ("symmetric NAT").
     AddressAndPortDependent,
+    /// The tests could not tell.
     Unknown(UnknownReason),
 }
 
 /// Which inbound packets the NAT lets through to a mapping (RFC 4787 §5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Filtering {
+    /// Anyone may send to a mapping once it exists.
     EndpointIndependent,
+    /// Only IPs the mapping sent to may answer.
     AddressDependent,
+    /// Only IP:port pairs the mapping sent to may answer.
     AddressAndPortDependent,
+    /// The tests could not tell.
     Unknown(UnknownReason),
 }
 
@@ -118,7 +126,9 @@ pub struct NatReport {
     pub mapped: SocketAddr,
     /// The server's alternate address, if it advertised one.
     pub other_address: Option<SocketAddr>,
+    /// Mapping behaviour (RFC 5780 §4.3).
     pub mapping: Mapping,
+    /// Filtering behaviour (RFC 5780 §4.4).
     pub filtering: Filtering,
     /// `Some(true)` if a packet to our own mapped address came back; `None` when there is
     /// no NAT (nothing to hairpin).
@@ -131,22 +141,34 @@ pub struct NatReport {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DiscoveryError {
+    /// Test I was never answered.
     #[error(
         "STUN server {server} did not answer a Binding request within {waited:?}: check the \
          address and port, and that UDP to it is not blocked"
     )]
     NoResponse {
+        /// The STUN server asked.
         server: SocketAddr,
+        /// How long the client waited (the transaction timeout).
         waited: Duration,
     },
+    /// The server answered Test I with an error response.
     #[error("STUN server {server} rejected the Binding request: {code} {reason}")]
     ServerError {
+        /// The STUN server asked.
         server: SocketAddr,
+        /// The STUN error code.
         code: u16,
+        /// The server's reason phrase.
         reason: String,
     },
+    /// The server answered Test I without a mapped address.
     #[error("STUN server {server} answered without XOR-MAPPED-ADDRESS or MAPPED-ADDRESS")]
-    NoMappedAddress { server: SocketAddr },
+    NoMappedAddress {
+        /// The STUN server asked.
+        server: SocketAddr,
+    },
+    /// The retransmission settings are invalid (a configuration mistake).
     #[error(transparent)]
     Transaction(#[from] TransactionError),
 }

@@ -78,7 +78,9 @@ impl LifetimeConfig {
 /// One trial: after `idle`, did X's binding still deliver?
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Trial {
+    /// How long X stayed silent before the probe.
     pub idle: Duration,
+    /// Whether the answer reached X (the binding was still there).
     pub survived: bool,
 }
 
@@ -104,36 +106,57 @@ impl LifetimeReport {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum LifetimeError {
+    /// The search bounds or the sockets are unusable; the message says which.
     #[error("invalid lifetime probe config: {0}")]
     InvalidConfig(&'static str),
+    /// The retransmission settings are invalid.
     #[error(transparent)]
     Transaction(#[from] TransactionError),
+    /// Socket X's Binding request was never answered.
     #[error(
         "STUN server {server} did not answer socket X within {waited:?}: check the address \
          and that UDP to it is not blocked"
     )]
     NoResponse {
+        /// The STUN server asked.
         server: SocketAddr,
+        /// How long the client waited (the transaction timeout).
         waited: Duration,
     },
+    /// The server refused or ignored RESPONSE-PORT.
     #[error(
         "STUN server {server} does not support RESPONSE-PORT (RFC 5780 §7.5), so binding \
          lifetime cannot be measured with it: use a server that does (e.g. `pinhole stun-server`)"
     )]
-    ResponsePortUnsupported { server: SocketAddr },
+    ResponsePortUnsupported {
+        /// The STUN server asked.
+        server: SocketAddr,
+    },
+    /// The server answered with another error.
     #[error("STUN server {server} rejected the Binding request: {code} {reason}")]
     ServerError {
+        /// The STUN server asked.
         server: SocketAddr,
+        /// The STUN error code.
         code: u16,
+        /// The server's reason phrase.
         reason: String,
     },
+    /// The server answered without a mapped address.
     #[error("STUN server {server} answered without XOR-MAPPED-ADDRESS or MAPPED-ADDRESS")]
-    NoMappedAddress { server: SocketAddr },
+    NoMappedAddress {
+        /// The STUN server asked.
+        server: SocketAddr,
+    },
+    /// Even with no idle time the answer did not reach X.
     #[error(
         "the answer to RESPONSE-PORT {port} never reached socket X even with no idle time: \
          the NAT maps the two sockets to different public IPs, or drops it"
     )]
-    ProbeNotDelivered { port: u16 },
+    ProbeNotDelivered {
+        /// X's mapped port, which the probe asked the server to answer to.
+        port: u16,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -343,6 +366,7 @@ impl LifetimeProbe {
             .min()
     }
 
+    /// True once the report (or the error) is ready.
     pub fn is_done(&self) -> bool {
         self.result.is_some()
     }

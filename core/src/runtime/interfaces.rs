@@ -12,9 +12,9 @@ use std::net::{IpAddr, SocketAddr, UdpSocket};
 pub struct InterfaceAddr {
     /// Interface name (`eth0`, `wlan0`, `lo`; empty when unknown).
     pub name: String,
-    /// The address.
+    /// The address (no prefix length, no scope).
     pub ip: IpAddr,
-    /// A loopback interface.
+    /// Whether the interface is a loopback one (`IFF_LOOPBACK`).
     pub loopback: bool,
 }
 
@@ -77,7 +77,7 @@ mod unix {
     use std::ffi::CStr;
     use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-    pub fn getifaddrs() -> std::io::Result<Vec<InterfaceAddr>> {
+    pub(super) fn getifaddrs() -> std::io::Result<Vec<InterfaceAddr>> {
         let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
         // SAFETY: getifaddrs writes a list head we free below with freeifaddrs.
         if unsafe { libc::getifaddrs(&mut head) } != 0 {

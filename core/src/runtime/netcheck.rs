@@ -31,6 +31,8 @@ pub enum NetcheckError {
     Lifetime(#[from] LifetimeError),
 }
 
+/// What [`netcheck`] measures and how long it may take; `Default`: 30 s, no lifetime
+/// probe, NAT64 prefix only when the server is under 64:ff9b::/96.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct NetcheckOptions {
@@ -55,11 +57,14 @@ impl Default for NetcheckOptions {
     }
 }
 
+/// What [`netcheck`] found.
 #[derive(Clone, Debug)]
 pub struct NetcheckReport {
     /// The local socket the checks ran from.
     pub local: SocketAddr,
+    /// The RFC 5780 verdicts and the mapped address.
     pub nat: NatReport,
+    /// How long an idle mapping lived, when measured ([`NetcheckOptions::lifetime`]).
     pub lifetime: Option<LifetimeReport>,
 }
 

@@ -28,6 +28,8 @@ pub enum StunServerError {
 /// Largest datagram read; bigger ones are truncated by the OS and then fail to parse.
 const MAX_DATAGRAM: usize = 65_535;
 
+/// Starts a STUN Binding server ([`BindingServer`]) on tokio sockets; see
+/// [`StunServer::start`].
 pub struct StunServer;
 
 /// A running server. Dropping it stops the server.
@@ -83,6 +85,7 @@ impl StunServerHandle {
         self.primary
     }
 
+    /// The alternate address (RFC 5780 mode), if configured.
     pub fn alternate(&self) -> Option<SocketAddr> {
         self.alternate
     }

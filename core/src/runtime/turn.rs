@@ -24,7 +24,8 @@ use self::conn::{Conn, Tls};
 use crate::stun::{AddressFamily, Credentials};
 use crate::turn::{Event, TransportKind, TurnClient, TurnConfig, TurnError, TurnStats};
 
-/// How to connect; `Default` suits a public server.
+/// How to connect; `Default` suits a public server (webpki roots, the server's
+/// LIFETIME, the server address's family).
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct TurnOptions {
@@ -34,16 +35,18 @@ pub struct TurnOptions {
     /// certificate, even one WebPKI rules refuse: `CA:TRUE`, no subjectAltName).
     /// Unused without the `tls` feature, where `turns:` URLs are refused.
     pub ca_pem: Option<Vec<u8>>,
-    /// Bound on resolving, connecting and allocating.
+    /// Bound on resolving, connecting and allocating (default 15 s).
     pub timeout: Duration,
     /// LIFETIME to request; `None` takes the server's default.
     pub requested_lifetime: Option<Duration>,
-    /// Refresh intervals; see [`TurnConfig`].
+    /// How often to refresh each permission (default 240 s; they expire after 300 s).
     pub permission_refresh: Duration,
+    /// How often to refresh each channel binding (default 540 s; they expire after 600 s).
     pub channel_refresh: Duration,
     /// Family of the relayed address; `None` follows the server address's family.
     pub relay_family: Option<AddressFamily>,
-    /// Relayed datagrams buffered for `recv` before new ones are dropped.
+    /// Relayed datagrams buffered for `recv` before new ones are dropped (default 1024;
+    /// drops are counted in `TurnStats::receive_queue_full`).
     pub recv_queue: usize,
 }
 
@@ -169,12 +172,15 @@ impl TurnSession {
     pub fn mapped_addr(&self) -> Option<SocketAddr> {
         self.mapped
     }
+    /// The TURN server in use (after any redirect).
     pub fn server_addr(&self) -> SocketAddr {
         self.server
     }
+    /// The local socket's address (after any redirect, the new connection's).
     pub fn local_addr(&self) -> SocketAddr {
         self.local
     }
+    /// How the server is reached.
     pub fn transport(&self) -> TransportKind {
         self.transport
     }
@@ -246,6 +252,7 @@ impl TurnSession {
         }
     }
 
+    /// The TURN client's drop and data counters.
     pub async fn stats(&self) -> Result<TurnStats, TurnError> {
         self.call(Command::Stats).await
     }

@@ -22,44 +22,82 @@ use super::error::StunError;
 use super::TransactionId;
 
 // Comprehension-required (0x0000-0x7FFF).
+/// MAPPED-ADDRESS (RFC 8489 §14.1): the reflexive address, unobfuscated (RFC 3489 servers).
 pub const MAPPED_ADDRESS: u16 = 0x0001;
+/// CHANGE-REQUEST (RFC 5780 §7.2): ask the server to answer from its other IP and/or port.
 pub const CHANGE_REQUEST: u16 = 0x0003;
+/// USERNAME (RFC 8489 §14.3): the credential user name (ICE: `remote-ufrag:local-ufrag`).
 pub const USERNAME: u16 = 0x0006;
+/// MESSAGE-INTEGRITY (RFC 8489 §14.5): HMAC-SHA1 over the message.
 pub const MESSAGE_INTEGRITY: u16 = 0x0008;
+/// ERROR-CODE (RFC 8489 §14.8): error class, number and reason phrase.
 pub const ERROR_CODE: u16 = 0x0009;
+/// UNKNOWN-ATTRIBUTES (RFC 8489 §14.13): the comprehension-required types a 420 refuses.
 pub const UNKNOWN_ATTRIBUTES: u16 = 0x000A;
+/// CHANNEL-NUMBER (RFC 8656 §18.1): the channel a ChannelBind requests.
 pub const CHANNEL_NUMBER: u16 = 0x000C;
+/// LIFETIME (RFC 8656 §18.2): allocation lifetime in seconds.
 pub const LIFETIME: u16 = 0x000D;
+/// XOR-PEER-ADDRESS (RFC 8656 §18.3): a peer of the TURN allocation.
 pub const XOR_PEER_ADDRESS: u16 = 0x0012;
+/// DATA (RFC 8656 §18.4): the application datagram in a Send or Data indication.
 pub const DATA: u16 = 0x0013;
+/// REALM (RFC 8489 §14.9): the long-term credential realm.
 pub const REALM: u16 = 0x0014;
+/// NONCE (RFC 8489 §14.10): the server nonce for long-term credentials.
 pub const NONCE: u16 = 0x0015;
+/// XOR-RELAYED-ADDRESS (RFC 8656 §18.5): the relayed transport address of an allocation.
 pub const XOR_RELAYED_ADDRESS: u16 = 0x0016;
+/// REQUESTED-ADDRESS-FAMILY (RFC 8656 §18.6): the family of the relayed address asked for.
 pub const REQUESTED_ADDRESS_FAMILY: u16 = 0x0017;
+/// EVEN-PORT (RFC 8656 §18.7): ask for an even relayed port.
 pub const EVEN_PORT: u16 = 0x0018;
+/// REQUESTED-TRANSPORT (RFC 8656 §18.8): the relay's transport protocol.
 pub const REQUESTED_TRANSPORT: u16 = 0x0019;
+/// DONT-FRAGMENT (RFC 8656 §18.9): set DF on relayed datagrams.
 pub const DONT_FRAGMENT: u16 = 0x001A;
+/// MESSAGE-INTEGRITY-SHA256 (RFC 8489 §14.6): HMAC-SHA256 over the message.
 pub const MESSAGE_INTEGRITY_SHA256: u16 = 0x001C;
+/// PASSWORD-ALGORITHM (RFC 8489 §14.12): the algorithm the client chose for the long-term key.
 pub const PASSWORD_ALGORITHM: u16 = 0x001D;
+/// USERHASH (RFC 8489 §14.4): SHA-256 of `username:realm`, instead of USERNAME.
 pub const USERHASH: u16 = 0x001E;
+/// XOR-MAPPED-ADDRESS (RFC 8489 §14.2): the reflexive address, XORed with the magic cookie.
 pub const XOR_MAPPED_ADDRESS: u16 = 0x0020;
+/// RESERVATION-TOKEN (RFC 8656 §18.10): names a port reserved with EVEN-PORT.
 pub const RESERVATION_TOKEN: u16 = 0x0022;
+/// PRIORITY (RFC 8445 §16.1): the peer-reflexive priority of an ICE check.
 pub const PRIORITY: u16 = 0x0024;
+/// USE-CANDIDATE (RFC 8445 §16.1): the controlling agent nominates this pair.
 pub const USE_CANDIDATE: u16 = 0x0025;
+/// PADDING (RFC 5780 §7.6): filler for path MTU tests (not implemented here).
 pub const PADDING: u16 = 0x0026;
+/// RESPONSE-PORT (RFC 5780 §7.5): answer to this port at the request's source IP.
 pub const RESPONSE_PORT: u16 = 0x0027;
 // Comprehension-optional (0x8000-0xFFFF).
+/// ADDITIONAL-ADDRESS-FAMILY (RFC 8656 §18.11): ask for a second, IPv6 relayed address.
 pub const ADDITIONAL_ADDRESS_FAMILY: u16 = 0x8000;
+/// ADDRESS-ERROR-CODE (RFC 8656 §18.12): why one family of a dual allocation failed.
 pub const ADDRESS_ERROR_CODE: u16 = 0x8001;
+/// PASSWORD-ALGORITHMS (RFC 8489 §14.11): the algorithms a server offers.
 pub const PASSWORD_ALGORITHMS: u16 = 0x8002;
+/// ALTERNATE-DOMAIN (RFC 8489 §14.16): the TLS name of an ALTERNATE-SERVER.
 pub const ALTERNATE_DOMAIN: u16 = 0x8003;
+/// ICMP (RFC 8656 §18.13): an ICMP error relayed by a TURN server.
 pub const ICMP: u16 = 0x8004;
+/// SOFTWARE (RFC 8489 §14.14): a description of the sending software.
 pub const SOFTWARE: u16 = 0x8022;
+/// ALTERNATE-SERVER (RFC 8489 §14.15): try this server instead (with a 300).
 pub const ALTERNATE_SERVER: u16 = 0x8023;
+/// FINGERPRINT (RFC 8489 §14.7): CRC-32 of the message XOR 0x5354554E.
 pub const FINGERPRINT: u16 = 0x8028;
+/// ICE-CONTROLLED (RFC 8445 §16.1): the sender is controlled; carries its tie-breaker.
 pub const ICE_CONTROLLED: u16 = 0x8029;
+/// ICE-CONTROLLING (RFC 8445 §16.1): the sender is controlling; carries its tie-breaker.
 pub const ICE_CONTROLLING: u16 = 0x802A;
+/// RESPONSE-ORIGIN (RFC 5780 §7.3): the address a response was sent from.
 pub const RESPONSE_ORIGIN: u16 = 0x802B;
+/// OTHER-ADDRESS (RFC 5780 §7.4): the server's alternate address (other IP and port).
 pub const OTHER_ADDRESS: u16 = 0x802C;
 
 /// REQUESTED-TRANSPORT protocol number for UDP.
@@ -129,10 +167,13 @@ pub fn is_known(typ: u16) -> bool {
 /// A decoded (or to-be-encoded) attribute. Borrowed values point into the datagram.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Attribute<'a> {
+    /// MAPPED-ADDRESS: the reflexive transport address as is.
     MappedAddress(SocketAddr),
+    /// XOR-MAPPED-ADDRESS: the reflexive transport address (the codec does the XOR).
     XorMappedAddress(SocketAddr),
     /// At most [`MAX_USERNAME_BYTES`].
     Username(&'a str),
+    /// USERHASH: SHA-256 of `username:realm` (see [`crate::stun::integrity::userhash`]).
     UserHash(&'a [u8; 32]),
     /// Decode only: the builder computes it (`add_message_integrity`).
     MessageIntegrity(&'a [u8; 20]),
@@ -140,48 +181,83 @@ pub enum Attribute<'a> {
     MessageIntegritySha256(&'a [u8]),
     /// Decode only: the CRC-32 value as carried.
     Fingerprint(u32),
+    /// ERROR-CODE: code and reason phrase.
     ErrorCode(ErrorCode<'a>),
+    /// REALM: at most [`MAX_TEXT_CHARS`] characters.
     Realm(&'a str),
+    /// NONCE: opaque server text, at most [`MAX_TEXT_CHARS`] characters.
     Nonce(&'a str),
+    /// PASSWORD-ALGORITHMS: what the server offers, in its order.
     PasswordAlgorithms(PasswordAlgorithmList<'a>),
+    /// PASSWORD-ALGORITHM: what the client chose from the offer.
     PasswordAlgorithm(PasswordAlgorithmParam<'a>),
+    /// UNKNOWN-ATTRIBUTES: the types a 420 response refuses.
     UnknownAttributes(AttrTypeList<'a>),
+    /// SOFTWARE: free text, at most [`MAX_TEXT_CHARS`] characters.
     Software(&'a str),
+    /// ALTERNATE-SERVER: where a 300 redirect points.
     AlternateServer(SocketAddr),
+    /// ALTERNATE-DOMAIN: the name to verify the alternate server's certificate against.
     AlternateDomain(&'a str),
+    /// PRIORITY: the priority a peer-reflexive candidate learned from this check gets.
     Priority(u32),
+    /// USE-CANDIDATE: no value.
     UseCandidate,
+    /// ICE-CONTROLLED: the sender's tie-breaker.
     IceControlled(u64),
+    /// ICE-CONTROLLING: the sender's tie-breaker.
     IceControlling(u64),
+    /// CHANGE-REQUEST: which of the server's IP and port to change for the answer.
     ChangeRequest {
+        /// Answer from the server's other IP.
         change_ip: bool,
+        /// Answer from the server's other port.
         change_port: bool,
     },
+    /// RESPONSE-ORIGIN: where the server sent the response from.
     ResponseOrigin(SocketAddr),
+    /// OTHER-ADDRESS: the server's alternate IP and port.
     OtherAddress(SocketAddr),
+    /// RESPONSE-PORT: the port to answer to.
     ResponsePort(u16),
+    /// PADDING: filler bytes (decoded, never interpreted).
     Padding(&'a [u8]),
+    /// CHANNEL-NUMBER: 0x4000..=0x4FFF (RFC 8656 §12).
     ChannelNumber(u16),
     /// Seconds.
     Lifetime(u32),
+    /// XOR-PEER-ADDRESS: a peer of the allocation.
     XorPeerAddress(SocketAddr),
+    /// DATA: the relayed datagram.
     Data(&'a [u8]),
+    /// XOR-RELAYED-ADDRESS: the allocation's relayed address.
     XorRelayedAddress(SocketAddr),
+    /// REQUESTED-ADDRESS-FAMILY: the family the relayed address should have.
     RequestedAddressFamily(AddressFamily),
     /// The R bit: reserve the next-higher port too.
     EvenPort(bool),
     /// IANA protocol number ([`TRANSPORT_UDP`], [`TRANSPORT_TCP`]).
     RequestedTransport(u8),
+    /// DONT-FRAGMENT: no value.
     DontFragment,
+    /// RESERVATION-TOKEN: names a reserved relayed port.
     ReservationToken(u64),
+    /// ADDITIONAL-ADDRESS-FAMILY: also allocate this family (IPv6).
     AdditionalAddressFamily(AddressFamily),
+    /// ADDRESS-ERROR-CODE: one family of a dual allocation failed.
     AddressErrorCode {
+        /// The family that failed.
         family: AddressFamily,
+        /// Why it failed.
         error: ErrorCode<'a>,
     },
+    /// ICMP: an ICMP error the TURN server received for a peer.
     Icmp(Icmp),
+    /// Any type this codec does not know, kept as raw bytes (decode only).
     Unknown {
+        /// The attribute type.
         typ: u16,
+        /// The value, without padding.
         value: &'a [u8],
     },
 }

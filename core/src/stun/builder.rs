@@ -184,6 +184,7 @@ impl<'b> MessageBuilder<'b> {
         self.add(&Attribute::UnknownAttributes(AttrTypeList::Types(types)))
     }
 
+    /// Convenience: XOR-MAPPED-ADDRESS (the builder does the XOR).
     pub fn add_xor_mapped_address(
         &mut self,
         addr: std::net::SocketAddr,
@@ -191,14 +192,17 @@ impl<'b> MessageBuilder<'b> {
         self.add(&Attribute::XorMappedAddress(addr))
     }
 
+    /// Convenience: USERNAME (at most 509 bytes).
     pub fn add_username(&mut self, username: &str) -> Result<&mut Self, StunError> {
         self.add(&Attribute::Username(username))
     }
 
+    /// Convenience: SOFTWARE (fewer than 128 characters).
     pub fn add_software(&mut self, software: &str) -> Result<&mut Self, StunError> {
         self.add(&Attribute::Software(software))
     }
 
+    /// Convenience: ERROR-CODE `code` (300..=699) with a reason phrase.
     pub fn add_error_code(&mut self, code: u16, reason: &str) -> Result<&mut Self, StunError> {
         self.add(&Attribute::ErrorCode(ErrorCode::new(code, reason)))
     }

@@ -21,7 +21,7 @@ const CHANGED_ADDRESS: u16 = 0x0005;
 
 /// A well-formed RFC 3489 Binding request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ClassicRequest {
+pub(super) struct ClassicRequest {
     /// The whole 128-bit transaction ID, echoed in the response.
     pub transaction_id: [u8; 16],
     pub change_ip: bool,
@@ -30,7 +30,7 @@ pub struct ClassicRequest {
 
 /// Recognises an RFC 3489 Binding request: no magic cookie, sane framing. `None` for
 /// anything else, including every RFC 5389/8489 message.
-pub fn parse_binding_request(datagram: &[u8]) -> Option<ClassicRequest> {
+pub(super) fn parse_binding_request(datagram: &[u8]) -> Option<ClassicRequest> {
     if datagram.len() < HEADER_LEN {
         return None;
     }
@@ -69,7 +69,7 @@ pub fn parse_binding_request(datagram: &[u8]) -> Option<ClassicRequest> {
 /// Encodes the Binding response. `changed` is the server's other IP and port (absent
 /// without an RFC 5780 alternate). `None` if any address is IPv6, which RFC 3489 cannot
 /// carry.
-pub fn encode_binding_response(
+pub(super) fn encode_binding_response(
     request: &ClassicRequest,
     mapped: SocketAddr,
     source: SocketAddr,

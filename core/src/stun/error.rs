@@ -12,7 +12,12 @@ use super::attr;
 pub enum StunError {
     /// Fewer bytes than a STUN header (20) or than an attribute header promises.
     #[error("STUN message truncated: need {needed} bytes, have {actual}")]
-    Truncated { needed: usize, actual: usize },
+    Truncated {
+        /// Bytes needed.
+        needed: usize,
+        /// Bytes there are.
+        actual: usize,
+    },
 
     /// One of the top two bits of the message type is set: this is not STUN (RFC 7983 demux).
     #[error("not a STUN message: the top two bits of the first byte must be zero (got {0:#04x})")]
@@ -23,7 +28,12 @@ pub enum StunError {
         "STUN length field says {declared} bytes of attributes but the datagram carries {actual} \
          (it must match exactly and be a multiple of 4)"
     )]
-    BadLength { declared: usize, actual: usize },
+    BadLength {
+        /// Attribute bytes the header declares.
+        declared: usize,
+        /// Attribute bytes the datagram carries.
+        actual: usize,
+    },
 
     /// The magic cookie is wrong; a classic RFC 3489 peer sends a random value here.
     #[error(
@@ -34,11 +44,21 @@ pub enum StunError {
 
     /// An attribute's declared length runs past the end of the message.
     #[error("{} attribute ({typ:#06x}) at offset {offset} runs past the end of the message", attr_name(.typ))]
-    AttributeOverrun { typ: u16, offset: usize },
+    AttributeOverrun {
+        /// The attribute type.
+        typ: u16,
+        /// Where its header starts in the message.
+        offset: usize,
+    },
 
     /// An attribute value that violates its RFC format (length, family, range, encoding).
     #[error("malformed {} attribute ({typ:#06x}): {reason}", attr_name(.typ))]
-    BadAttribute { typ: u16, reason: &'static str },
+    BadAttribute {
+        /// The attribute type.
+        typ: u16,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
 
     /// A verification or typed lookup needed an attribute the message does not carry.
     #[error("STUN message has no {} attribute ({0:#06x})", attr_name(.0))]
@@ -54,11 +74,21 @@ pub enum StunError {
 
     /// FINGERPRINT does not match the CRC-32 of the message.
     #[error("FINGERPRINT mismatch: message carries {carried:#010x}, computed {computed:#010x}")]
-    FingerprintMismatch { carried: u32, computed: u32 },
+    FingerprintMismatch {
+        /// The value in the message.
+        carried: u32,
+        /// The CRC-32 computed over the message.
+        computed: u32,
+    },
 
     /// The caller's output buffer cannot hold the message.
     #[error("output buffer too small: need {needed} bytes, have {available}")]
-    BufferTooSmall { needed: usize, available: usize },
+    BufferTooSmall {
+        /// Bytes the message needs.
+        needed: usize,
+        /// Bytes the buffer has.
+        available: usize,
+    },
 
     /// The message would exceed the 16-bit length field (65535 bytes of attributes).
     #[error("STUN message too long: {0} bytes of attributes exceeds the 65535 limit")]
@@ -66,7 +96,12 @@ pub enum StunError {
 
     /// An attribute was added where RFC 8489 §14.5-14.7 forbids it.
     #[error("cannot add {} ({typ:#06x}) after {}: only MESSAGE-INTEGRITY-SHA256 and FINGERPRINT may follow MESSAGE-INTEGRITY, and nothing follows FINGERPRINT", attr_name(.typ), attr_name(.after))]
-    AttributeOrder { typ: u16, after: u16 },
+    AttributeOrder {
+        /// The attribute being added.
+        typ: u16,
+        /// The attribute it may not follow.
+        after: u16,
+    },
 
     /// MESSAGE-INTEGRITY(-SHA256) and FINGERPRINT are computed, not added as values.
     #[error("{} is computed by the builder: use add_message_integrity(), add_message_integrity_sha256() or add_fingerprint()", attr_name(.0))]

@@ -38,11 +38,14 @@ pub const FINGERPRINT_XOR: u32 = 0x5354_554e;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u16)]
 pub enum PasswordAlgorithm {
+    /// MD5 (RFC 8489 §18.5.1.1): the RFC 5389 long-term key.
     Md5 = 0x0001,
+    /// SHA-256 (RFC 8489 §18.5.1.2).
     Sha256 = 0x0002,
 }
 
 impl PasswordAlgorithm {
+    /// The IANA number.
     pub fn to_u16(self) -> u16 {
         self as u16
     }
@@ -147,6 +150,7 @@ impl IntegrityKey {
         }
     }
 
+    /// The key bytes (the HMAC key).
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes
     }
@@ -183,17 +187,20 @@ pub fn userhash(username: &str, realm: &str) -> Result<[u8; 32], StunError> {
     Ok(d.finalize().into())
 }
 
-/// A username and password, as higher layers (ICE, TURN) hold them.
-///
-/// ICE uses [`Credentials::short_term_key`]; a TURN client learns realm (and algorithm) from the
-/// server's 401 and then derives [`Credentials::long_term_key`].
+/// A STUN username and password (RFC 8489 §9), as a TURN client holds them: it learns
+/// the realm (and algorithm) from the server's 401 and then derives
+/// [`Credentials::long_term_key`]. Not ICE's ufrag/pwd pair, which is
+/// [`crate::ice::IceCredentials`].
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
+    /// The user name (prepared with OpaqueString when a key is derived).
     pub username: String,
+    /// The password (prepared with OpaqueString when a key is derived).
     pub password: String,
 }
 
 impl Credentials {
+    /// Credentials as configured; nothing is validated until a key is derived.
     pub fn new(username: impl Into<String>, password: impl Into<String>) -> Self {
         Credentials {
             username: username.into(),
@@ -201,10 +208,13 @@ impl Credentials {
         }
     }
 
+    /// The short-term key: OpaqueString(password) (RFC 8489 §9.1.1).
     pub fn short_term_key(&self) -> Result<IntegrityKey, StunError> {
         IntegrityKey::short_term(&self.password)
     }
 
+    /// The long-term key for `realm` (RFC 8489 §9.2.2): MD5 or SHA-256 of
+    /// `username:realm:password`, each OpaqueString-prepared.
     pub fn long_term_key(
         &self,
         algorithm: PasswordAlgorithm,
@@ -213,6 +223,7 @@ impl Credentials {
         IntegrityKey::long_term(algorithm, &self.username, realm, &self.password)
     }
 
+    /// USERHASH for `realm` (RFC 8489 §14.4).
     pub fn userhash(&self, realm: &str) -> Result<[u8; 32], StunError> {
         userhash(&self.username, realm)
     }

@@ -114,15 +114,19 @@ impl<'a> Message<'a> {
     pub fn as_bytes(&self) -> &'a [u8] {
         self.buf
     }
+    /// Class and method.
     pub fn message_type(&self) -> MessageType {
         self.typ
     }
+    /// Request, indication, success or error response.
     pub fn class(&self) -> Class {
         self.typ.class
     }
+    /// The method (Binding, Allocate, …).
     pub fn method(&self) -> Method {
         self.typ.method
     }
+    /// The 96-bit transaction ID from the header.
     pub fn transaction_id(&self) -> TransactionId {
         let mut t = [0u8; 12];
         t.copy_from_slice(&self.buf[8..20]);
@@ -271,12 +275,15 @@ impl<'a> Message<'a> {
         }
     }
 
+    /// Whether a MESSAGE-INTEGRITY that counts (RFC 8489 §14.5 ordering) is present.
     pub fn has_integrity(&self) -> bool {
         self.integrity.is_some()
     }
+    /// Whether a MESSAGE-INTEGRITY-SHA256 that counts is present.
     pub fn has_integrity_sha256(&self) -> bool {
         self.integrity_sha256.is_some()
     }
+    /// Whether a FINGERPRINT is present (last in the message).
     pub fn has_fingerprint(&self) -> bool {
         self.fingerprint.is_some()
     }
@@ -284,21 +291,27 @@ impl<'a> Message<'a> {
 
 /// Typed getters: `Ok(None)` if absent, `Err` if present but malformed.
 impl<'a> Message<'a> {
+    /// MAPPED-ADDRESS.
     pub fn mapped_address(&self) -> Result<Option<SocketAddr>, StunError> {
         self.addr(attr::MAPPED_ADDRESS)
     }
+    /// XOR-MAPPED-ADDRESS, un-XORed.
     pub fn xor_mapped_address(&self) -> Result<Option<SocketAddr>, StunError> {
         self.addr(attr::XOR_MAPPED_ADDRESS)
     }
+    /// ALTERNATE-SERVER (the target of a 300 redirect).
     pub fn alternate_server(&self) -> Result<Option<SocketAddr>, StunError> {
         self.addr(attr::ALTERNATE_SERVER)
     }
+    /// RESPONSE-ORIGIN (RFC 5780).
     pub fn response_origin(&self) -> Result<Option<SocketAddr>, StunError> {
         self.addr(attr::RESPONSE_ORIGIN)
     }
+    /// OTHER-ADDRESS (RFC 5780): the server's alternate address.
     pub fn other_address(&self) -> Result<Option<SocketAddr>, StunError> {
         self.addr(attr::OTHER_ADDRESS)
     }
+    /// The first XOR-PEER-ADDRESS, un-XORed (see [`Message::xor_peer_addresses`] for all).
     pub fn xor_peer_address(&self) -> Result<Option<SocketAddr>, StunError> {
         self.addr(attr::XOR_PEER_ADDRESS)
     }
@@ -309,12 +322,15 @@ impl<'a> Message<'a> {
             .filter(|(t, _)| *t == attr::XOR_PEER_ADDRESS)
             .map(move |(t, v)| attr::dec_address(t, v, &tid))
     }
+    /// XOR-RELAYED-ADDRESS, un-XORed.
     pub fn xor_relayed_address(&self) -> Result<Option<SocketAddr>, StunError> {
         self.addr(attr::XOR_RELAYED_ADDRESS)
     }
+    /// USERNAME.
     pub fn username(&self) -> Result<Option<&'a str>, StunError> {
         self.typed(attr::USERNAME, attr::dec_username)
     }
+    /// USERHASH.
     pub fn userhash(&self) -> Result<Option<&'a [u8; 32]>, StunError> {
         self.typed(attr::USERHASH, |v| {
             v.try_into().map_err(|_| StunError::BadAttribute {
@@ -323,39 +339,48 @@ impl<'a> Message<'a> {
             })
         })
     }
+    /// REALM.
     pub fn realm(&self) -> Result<Option<&'a str>, StunError> {
         self.typed(attr::REALM, |v| attr::dec_text(attr::REALM, v))
     }
+    /// NONCE.
     pub fn nonce(&self) -> Result<Option<&'a str>, StunError> {
         self.typed(attr::NONCE, |v| attr::dec_text(attr::NONCE, v))
     }
+    /// SOFTWARE.
     pub fn software(&self) -> Result<Option<&'a str>, StunError> {
         self.typed(attr::SOFTWARE, |v| attr::dec_text(attr::SOFTWARE, v))
     }
+    /// ALTERNATE-DOMAIN.
     pub fn alternate_domain(&self) -> Result<Option<&'a str>, StunError> {
         self.typed(attr::ALTERNATE_DOMAIN, attr::dec_domain)
     }
+    /// ERROR-CODE.
     pub fn error_code(&self) -> Result<Option<ErrorCode<'a>>, StunError> {
         self.typed(attr::ERROR_CODE, |v| ErrorCode::decode(attr::ERROR_CODE, v))
     }
+    /// UNKNOWN-ATTRIBUTES (in a 420 response).
     pub fn unknown_attributes(&self) -> Result<Option<AttrTypeList<'a>>, StunError> {
         self.attribute(attr::UNKNOWN_ATTRIBUTES).map(|a| match a {
             Some(Attribute::UnknownAttributes(l)) => Some(l),
             _ => None,
         })
     }
+    /// PASSWORD-ALGORITHMS (the server's offer).
     pub fn password_algorithms(&self) -> Result<Option<PasswordAlgorithmList<'a>>, StunError> {
         self.attribute(attr::PASSWORD_ALGORITHMS).map(|a| match a {
             Some(Attribute::PasswordAlgorithms(l)) => Some(l),
             _ => None,
         })
     }
+    /// PASSWORD-ALGORITHM (the client's choice).
     pub fn password_algorithm(&self) -> Result<Option<PasswordAlgorithmParam<'a>>, StunError> {
         self.attribute(attr::PASSWORD_ALGORITHM).map(|a| match a {
             Some(Attribute::PasswordAlgorithm(p)) => Some(p),
             _ => None,
         })
     }
+    /// PRIORITY (ICE).
     pub fn priority(&self) -> Result<Option<u32>, StunError> {
         self.typed(attr::PRIORITY, |v| attr::dec_u32(attr::PRIORITY, v))
     }
@@ -367,11 +392,13 @@ impl<'a> Message<'a> {
             })?
             .is_some())
     }
+    /// ICE-CONTROLLED: the sender's tie-breaker.
     pub fn ice_controlled(&self) -> Result<Option<u64>, StunError> {
         self.typed(attr::ICE_CONTROLLED, |v| {
             attr::dec_u64(attr::ICE_CONTROLLED, v)
         })
     }
+    /// ICE-CONTROLLING: the sender's tie-breaker.
     pub fn ice_controlling(&self) -> Result<Option<u64>, StunError> {
         self.typed(attr::ICE_CONTROLLING, |v| {
             attr::dec_u64(attr::ICE_CONTROLLING, v)
@@ -381,14 +408,17 @@ impl<'a> Message<'a> {
     pub fn change_request(&self) -> Result<Option<(bool, bool)>, StunError> {
         self.typed(attr::CHANGE_REQUEST, attr::dec_change_request)
     }
+    /// RESPONSE-PORT (RFC 5780).
     pub fn response_port(&self) -> Result<Option<u16>, StunError> {
         self.typed(attr::RESPONSE_PORT, |v| {
             attr::dec_u16_in_4(attr::RESPONSE_PORT, v)
         })
     }
+    /// PADDING's raw value (never interpreted).
     pub fn padding(&self) -> Option<&'a [u8]> {
         self.get(attr::PADDING)
     }
+    /// CHANNEL-NUMBER (TURN).
     pub fn channel_number(&self) -> Result<Option<u16>, StunError> {
         self.typed(attr::CHANNEL_NUMBER, |v| {
             attr::dec_u16_in_4(attr::CHANNEL_NUMBER, v)
@@ -398,14 +428,17 @@ impl<'a> Message<'a> {
     pub fn lifetime(&self) -> Result<Option<u32>, StunError> {
         self.typed(attr::LIFETIME, |v| attr::dec_u32(attr::LIFETIME, v))
     }
+    /// DATA (TURN): the relayed datagram.
     pub fn data(&self) -> Option<&'a [u8]> {
         self.get(attr::DATA)
     }
+    /// REQUESTED-ADDRESS-FAMILY (TURN).
     pub fn requested_address_family(&self) -> Result<Option<AddressFamily>, StunError> {
         self.typed(attr::REQUESTED_ADDRESS_FAMILY, |v| {
             attr::dec_family(attr::REQUESTED_ADDRESS_FAMILY, v)
         })
     }
+    /// ADDITIONAL-ADDRESS-FAMILY (TURN).
     pub fn additional_address_family(&self) -> Result<Option<AddressFamily>, StunError> {
         self.typed(attr::ADDITIONAL_ADDRESS_FAMILY, |v| {
             attr::dec_family(attr::ADDITIONAL_ADDRESS_FAMILY, v)
@@ -433,14 +466,17 @@ impl<'a> Message<'a> {
             })?
             .is_some())
     }
+    /// RESERVATION-TOKEN (TURN).
     pub fn reservation_token(&self) -> Result<Option<u64>, StunError> {
         self.typed(attr::RESERVATION_TOKEN, |v| {
             attr::dec_u64(attr::RESERVATION_TOKEN, v)
         })
     }
+    /// ADDRESS-ERROR-CODE (TURN): the family that failed and why.
     pub fn address_error_code(&self) -> Result<Option<(AddressFamily, ErrorCode<'a>)>, StunError> {
         self.typed(attr::ADDRESS_ERROR_CODE, attr::dec_address_error_code)
     }
+    /// ICMP (TURN): an ICMP error relayed by the server.
     pub fn icmp(&self) -> Result<Option<Icmp>, StunError> {
         self.typed(attr::ICMP, attr::dec_icmp)
     }

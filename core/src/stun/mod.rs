@@ -10,7 +10,7 @@
 
 pub mod attr;
 pub mod builder;
-pub mod classic;
+mod classic;
 pub mod error;
 pub mod integrity;
 pub mod message;
@@ -53,9 +53,13 @@ impl std::fmt::Debug for TransactionId {
 /// The message class (RFC 8489 §5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Class {
+    /// A request: expects a success or error response.
     Request,
+    /// An indication: no response.
     Indication,
+    /// A success response.
     Success,
+    /// An error response (carries ERROR-CODE).
     Error,
 }
 
@@ -64,24 +68,33 @@ pub enum Class {
 pub struct Method(pub u16);
 
 impl Method {
+    /// Binding (RFC 8489): reflexive address, ICE checks and consent.
     pub const BINDING: Method = Method(0x001);
-    // TURN (RFC 8656)
+    /// Allocate (RFC 8656 §7): create a relayed address.
     pub const ALLOCATE: Method = Method(0x003);
+    /// Refresh (RFC 8656 §8): extend or delete (LIFETIME 0) an allocation.
     pub const REFRESH: Method = Method(0x004);
+    /// Send indication (RFC 8656 §11): data to a peer through the relay.
     pub const SEND: Method = Method(0x006);
+    /// Data indication (RFC 8656 §11): data from a peer through the relay.
     pub const DATA: Method = Method(0x007);
+    /// CreatePermission (RFC 8656 §9): let a peer IP send to the relayed address.
     pub const CREATE_PERMISSION: Method = Method(0x008);
+    /// ChannelBind (RFC 8656 §12): bind a channel number to a peer for ChannelData.
     pub const CHANNEL_BIND: Method = Method(0x009);
 }
 
 /// Class and method together, as encoded in the 14-bit message type field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct MessageType {
+    /// Request, indication, success or error.
     pub class: Class,
+    /// The method.
     pub method: Method,
 }
 
 impl MessageType {
+    /// A class and method pair.
     pub const fn new(class: Class, method: Method) -> Self {
         MessageType { class, method }
     }

@@ -4,7 +4,8 @@
 //! the runtime feeds it, with XOR-MAPPED-ADDRESS, SOFTWARE and FINGERPRINT (plus
 //! RESPONSE-ORIGIN when the local address is concrete). It sends no MAPPED-ADDRESS: every
 //! RFC 5389/8489 client reads XOR-MAPPED-ADDRESS. Classic RFC 3489 requests (no magic
-//! cookie) are answered the RFC 3489 way by [`super::classic`], as RFC 8489 §12 asks.
+//! cookie) are answered the RFC 3489 way (MAPPED-ADDRESS, SOURCE-ADDRESS, CHANGED-ADDRESS), as
+//! RFC 8489 §12 asks.
 //! RESPONSE-PORT (RFC 5780 §7.5, needed for binding-lifetime discovery) is honoured with one
 //! address too.
 //!
@@ -46,24 +47,32 @@ use crate::Transmit;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ServerError {
+    /// Primary and alternate are of different IP families.
     #[error(
         "alternate address {alternate} and primary {primary} must be the same IP family \
          (both IPv4 or both IPv6)"
     )]
     AlternateFamily {
+        /// The configured primary address.
         primary: SocketAddr,
+        /// The configured alternate address.
         alternate: SocketAddr,
     },
+    /// Primary and alternate share their IP or their port.
     #[error(
         "alternate address {alternate} must differ from the primary {primary} in both IP and \
          port (RFC 5780 needs four distinct IP:port combinations)"
     )]
     AlternateNotDistinct {
+        /// The configured primary address.
         primary: SocketAddr,
+        /// The configured alternate address.
         alternate: SocketAddr,
     },
+    /// An RFC 5780 server needs concrete IPs to answer from.
     #[error("alternate address {0} must not be unspecified (0.0.0.0 or ::): give a concrete IP")]
     AlternateUnspecified(SocketAddr),
+    /// The SOFTWARE text cannot be encoded (too long, or not valid).
     #[error("SOFTWARE value rejected: {0}")]
     Software(#[source] StunError),
 }
@@ -104,7 +113,9 @@ impl ServerConfig {
 pub struct ServerStats {
     /// Every datagram fed to `handle_input`.
     pub received: u64,
+    /// Success responses queued (RFC 5389/8489 and classic RFC 3489).
     pub success_responses: u64,
+    /// Error responses queued (400, 420).
     pub error_responses: u64,
     /// Not parseable as STUN, or FINGERPRINT mismatch.
     pub dropped_malformed: u64,
@@ -127,6 +138,7 @@ pub struct BindingServer {
 }
 
 impl BindingServer {
+    /// A server for `config`; checks the RFC 5780 addresses and the SOFTWARE text.
     pub fn new(config: ServerConfig) -> Result<Self, ServerError> {
         if let Some(alternate) = config.alternate {
             let primary = config.primary;
@@ -158,6 +170,7 @@ impl BindingServer {
         })
     }
 
+    /// The configuration.
     pub fn config(&self) -> &ServerConfig {
         &self.config
     }
@@ -177,6 +190,7 @@ impl BindingServer {
         }
     }
 
+    /// What arrived and what became of it, so far.
     pub fn stats(&self) -> ServerStats {
         self.stats
     }

@@ -179,7 +179,10 @@ pub enum Outcome {
     /// A response arrived.
     Response(ResponseTiming),
     /// No response within the schedule.
-    TimedOut { transmissions: u32 },
+    TimedOut {
+        /// Transmissions handed out, the first included.
+        transmissions: u32,
+    },
 }
 
 /// Timing of a matched response.
@@ -247,10 +250,12 @@ impl Transaction {
         Ok(t)
     }
 
+    /// The transaction ID.
     pub fn id(&self) -> TransactionId {
         self.id
     }
 
+    /// Where the request goes.
     pub fn destination(&self) -> SocketAddr {
         self.destination
     }
@@ -361,18 +366,26 @@ impl Transaction {
 /// A transaction removed from the table because it ran out of time.
 #[derive(Debug, PartialEq, Eq)]
 pub struct TimedOut<T> {
+    /// The transaction ID.
     pub id: TransactionId,
+    /// Where the request went.
     pub destination: SocketAddr,
+    /// The caller data given to `start`.
     pub context: T,
+    /// Transmissions handed out, the first included.
     pub transmissions: u32,
 }
 
 /// A transaction removed from the table because its response arrived.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Completed<T> {
+    /// The transaction ID.
     pub id: TransactionId,
+    /// Where the request went.
     pub destination: SocketAddr,
+    /// The caller data given to `start`.
     pub context: T,
+    /// RTT and elapsed time.
     pub timing: ResponseTiming,
 }
 
@@ -401,6 +414,7 @@ impl<T> Default for Transactions<T> {
 }
 
 impl<T> Transactions<T> {
+    /// An empty table.
     pub fn new() -> Self {
         Transactions {
             entries: BTreeMap::new(),
@@ -531,6 +545,7 @@ impl<T> Transactions<T> {
         self.entries.len()
     }
 
+    /// True when nothing is in flight.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }

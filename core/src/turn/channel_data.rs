@@ -11,7 +11,9 @@ pub const HEADER_LEN: usize = 4;
 /// A decoded ChannelData message borrowing its buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ChannelData<'a> {
+    /// The channel number (0x4000-0x4FFF).
     pub channel: u16,
+    /// The application data, without padding.
     pub data: &'a [u8],
 }
 
@@ -19,12 +21,20 @@ pub struct ChannelData<'a> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ChannelDataError {
+    /// Fewer than 4 bytes.
     #[error("ChannelData shorter than its 4-byte header")]
     Truncated,
+    /// The channel number is outside the range TURN allows.
     #[error("channel number {0:#06x} outside 0x4000-0x4FFF")]
     BadChannel(u16),
+    /// The length field promises more bytes than there are.
     #[error("ChannelData length field says {declared} bytes but only {actual} follow")]
-    BadLength { declared: usize, actual: usize },
+    BadLength {
+        /// Data bytes the header declares.
+        declared: usize,
+        /// Data bytes present.
+        actual: usize,
+    },
 }
 
 /// True if `first` (the first byte of a datagram) is in the ChannelData range 0x40-0x4F

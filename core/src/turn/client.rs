@@ -28,8 +28,11 @@ const MAX_STALE_RETRIES: u8 = 3;
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct TurnConfig {
+    /// The TURN server (resolved; the runtime resolves `turn:` URLs).
     pub server: SocketAddr,
+    /// How the server is reached; the relay itself is always UDP.
     pub transport: TransportKind,
+    /// Long-term credentials (see [`crate::turn::rest_api_credentials`] for ephemeral ones).
     pub credentials: Credentials,
     /// Family of the relayed address; IPv6 sends REQUESTED-ADDRESS-FAMILY.
     pub relay_family: AddressFamily,
@@ -52,6 +55,11 @@ pub struct TurnConfig {
 }
 
 impl TurnConfig {
+    /// Defaults: relayed address of the server's family, the server's LIFETIME, permissions
+    /// refreshed every 240 s and channels every 540 s, 3 redirects, SOFTWARE `pinhole
+    /// <version>`, 32 queued sends per peer; retransmissions per
+    /// [`TransactionConfig::gathering`] over UDP (gives up after 5 s), one send with a
+    /// 10 s timeout over TCP/TLS.
     pub fn new(server: SocketAddr, transport: TransportKind, credentials: Credentials) -> Self {
         TurnConfig {
             server,
@@ -79,29 +87,61 @@ impl TurnConfig {
 pub enum Event {
     /// The allocation exists; `relayed` is the address peers send to.
     Allocated {
+        /// The relayed transport address (XOR-RELAYED-ADDRESS).
         relayed: SocketAddr,
+        /// This client's address as the server saw it (XOR-MAPPED-ADDRESS), if sent.
         mapped: Option<SocketAddr>,
+        /// The lifetime the server granted.
         lifetime: Duration,
     },
     /// A Refresh succeeded; the allocation now lives `lifetime` longer.
-    Refreshed { lifetime: Duration },
+    Refreshed {
+        /// The lifetime the server granted.
+        lifetime: Duration,
+    },
     /// A permission for `peer` is installed (first time only; refreshes are silent).
-    PermissionCreated { peer: IpAddr },
+    PermissionCreated {
+        /// The peer IP (permissions are per IP, RFC 8656 §9).
+        peer: IpAddr,
+    },
     /// A permission could not be created or refreshed; it is forgotten.
-    PermissionFailed { peer: IpAddr, error: TurnError },
+    PermissionFailed {
+        /// The peer IP.
+        peer: IpAddr,
+        /// Why.
+        error: TurnError,
+    },
     /// A channel is bound: data to `peer` now goes as ChannelData.
-    ChannelBound { peer: SocketAddr, channel: u16 },
+    ChannelBound {
+        /// The peer transport address.
+        peer: SocketAddr,
+        /// The channel number (0x4000-0x4FFF).
+        channel: u16,
+    },
     /// A channel could not be bound or refreshed; it is forgotten.
-    ChannelBindFailed { peer: SocketAddr, error: TurnError },
+    ChannelBindFailed {
+        /// The peer transport address.
+        peer: SocketAddr,
+        /// Why.
+        error: TurnError,
+    },
     /// Data relayed from `peer` (from a Data indication or ChannelData).
-    Data { peer: SocketAddr, bytes: Vec<u8> },
+    Data {
+        /// The peer as the TURN server saw it.
+        peer: SocketAddr,
+        /// The datagram.
+        bytes: Vec<u8>,
+    },
     /// The server redirected us (300 ALTERNATE-SERVER). Over TCP/TLS the driver must
     /// reconnect to `to` before sending what `poll_transmit` returns next. Over TLS the
     /// new server's certificate must match `domain` (ALTERNATE-DOMAIN, RFC 8489 §14.16)
     /// when the server gave one, else the name the original server was verified with.
     Redirected {
+        /// The server that redirected.
         from: SocketAddr,
+        /// The server to use from now on.
         to: SocketAddr,
+        /// ALTERNATE-DOMAIN, if the redirecting server sent one.
         domain: Option<String>,
     },
     /// The allocation failed or was lost; the client is done.
@@ -114,10 +154,15 @@ pub enum Event {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TurnState {
+    /// Allocate sent (and the 401 challenge answered); no relayed address yet.
     Allocating,
+    /// The allocation exists; refreshes run by themselves.
     Allocated,
+    /// `close` was called: the deallocating Refresh is in flight.
     Closing,
+    /// Closed by the application; nothing more happens.
     Closed,
+    /// The allocation failed or was lost ([`Event::Failed`] says why).
     Failed,
 }
 
@@ -145,6 +190,7 @@ pub struct TurnStats {
     pub integrity_failures: u64,
     /// Data messages delivered / sent.
     pub data_in: u64,
+    /// Data messages sent (Send indications and ChannelData).
     pub data_out: u64,
     /// Outgoing data dropped because the per-peer queue was full.
     pub queue_overflow: u64,
@@ -235,14 +281,17 @@ impl TurnClient {
     pub fn server(&self) -> SocketAddr {
         self.server
     }
+    /// Where the allocation is.
     pub fn state(&self) -> TurnState {
         self.state
     }
+    /// Drop and data counters.
     pub fn stats(&self) -> TurnStats {
         let mut s = self.stats;
         s.malformed += self.framer.garbage();
         s
     }
+    /// How the server is reached.
     pub fn transport(&self) -> TransportKind {
         self.config.transport
     }
@@ -304,6 +353,8 @@ impl TurnClient {
         }
     }
 
+    /// The next bytes for the server: send them from the socket (or on the stream) this
+    /// client was created for.
     #[must_use = "a polled datagram is gone from the queue: send it"]
     pub fn poll_transmit(&mut self) -> Option<ServerTransmit> {
         if let Some(t) = self.transactions.poll_transmit() {
@@ -315,6 +366,7 @@ impl TurnClient {
         self.outbox.pop_front()
     }
 
+    /// The next event.
     #[must_use = "a polled event is gone from the queue: handle it"]
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
@@ -341,6 +393,7 @@ impl TurnClient {
         t
     }
 
+    /// Time has passed: retransmit, refresh, expire.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.transactions.handle_timeout(now);
         while let Some(t) = self.transactions.poll_timed_out() {

@@ -8,7 +8,7 @@ use crate::stun::HEADER_LEN as STUN_HEADER_LEN;
 
 /// Accumulates stream bytes and yields whole frames.
 #[derive(Debug, Default)]
-pub struct StreamFramer {
+pub(crate) struct StreamFramer {
     buf: Vec<u8>,
     start: usize,
     /// Bytes discarded because they began with neither a STUN nor a ChannelData header.
@@ -17,7 +17,7 @@ pub struct StreamFramer {
 
 /// One whole message cut from the stream.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Frame {
+pub(crate) enum Frame {
     /// A STUN message (header and attributes), ready for `Message::parse`.
     Stun(Vec<u8>),
     /// A ChannelData frame without its stream padding.
@@ -25,12 +25,12 @@ pub enum Frame {
 }
 
 impl StreamFramer {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Appends bytes read from the stream.
-    pub fn push(&mut self, bytes: &[u8]) {
+    pub(crate) fn push(&mut self, bytes: &[u8]) {
         if self.start > 0 && self.start == self.buf.len() {
             self.buf.clear();
             self.start = 0;
@@ -42,17 +42,18 @@ impl StreamFramer {
     }
 
     /// Bytes buffered and not yet returned as a frame.
-    pub fn buffered(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn buffered(&self) -> usize {
         self.buf.len() - self.start
     }
 
     /// Bytes thrown away as unframeable so far.
-    pub fn garbage(&self) -> u64 {
+    pub(crate) fn garbage(&self) -> u64 {
         self.garbage
     }
 
     /// Discards everything buffered (after a reconnect).
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.buf.clear();
         self.start = 0;
     }
@@ -61,7 +62,7 @@ impl StreamFramer {
     /// neither kind of header cannot be resynchronised: everything buffered is dropped
     /// and counted in [`StreamFramer::garbage`].
     #[must_use = "a returned frame is gone from the buffer: handle it"]
-    pub fn next_frame(&mut self) -> Option<Frame> {
+    pub(crate) fn next_frame(&mut self) -> Option<Frame> {
         let rest = &self.buf[self.start..];
         let first = *rest.first()?;
         let (total, take, stun) = if crate::stun::is_stun_first_byte(first) {

@@ -9,7 +9,6 @@
 //! over UDP, TCP or TLS.
 //!
 //! - [`channel_data`]: the ChannelData message codec (RFC 8656 §12.4-12.5).
-//! - [`framing`]: splitting a TCP/TLS byte stream into STUN messages and ChannelData frames.
 //! - [`credentials`]: TURN REST API ephemeral credentials (coturn's `use-auth-secret`).
 //!
 //! ## Refresh schedule
@@ -35,7 +34,7 @@ mod client_test_support;
 mod client_tests;
 pub mod credentials;
 mod error;
-pub mod framing;
+pub(crate) mod framing;
 mod peers;
 mod requests;
 mod url;
@@ -44,7 +43,6 @@ pub use channel_data::ChannelData;
 pub use client::{Event, TurnClient, TurnConfig, TurnState, TurnStats};
 pub use credentials::rest_api_credentials;
 pub use error::TurnError;
-pub use framing::StreamFramer;
 pub use url::TurnUrl;
 
 use std::net::SocketAddr;
@@ -52,7 +50,9 @@ use std::net::SocketAddr;
 /// How the client reaches the TURN server (the relay itself is always UDP).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TransportKind {
+    /// UDP (`turn:`, `?transport=udp`, the default).
     Udp,
+    /// TCP (`?transport=tcp`, RFC 6062 framing of the stream, RFC 8656 §12.5).
     Tcp,
     /// TLS over TCP (`turns:`).
     Tls,
@@ -87,6 +87,7 @@ pub struct ServerTransmit {
     pub bytes: Vec<u8>,
 }
 
-/// Lowest and highest channel numbers a client may bind (RFC 8656 §12).
+/// Lowest channel number a client may bind (RFC 8656 §12).
 pub const CHANNEL_MIN: u16 = 0x4000;
+/// Highest channel number a client may bind (RFC 8656 §12).
 pub const CHANNEL_MAX: u16 = 0x4FFF;

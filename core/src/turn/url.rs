@@ -10,7 +10,9 @@ use crate::turn::{TransportKind, TurnError};
 pub struct TurnUrl {
     /// A DNS name or an IP address (IPv6 without brackets).
     pub host: String,
+    /// The port (default 3478 for `turn:`, 5349 for `turns:`).
     pub port: u16,
+    /// UDP or TCP for `turn:`, TLS for `turns:`.
     pub transport: TransportKind,
 }
 

@@ -259,7 +259,7 @@ pub(super) struct RouteRecord {
 
 impl RouteRecord {
     /// A usable default route of the main table.
-    pub fn is_main_default(&self) -> bool {
+    pub(super) fn is_main_default(&self) -> bool {
         self.dst_len == 0
             && self.table == u32::from(RT_TABLE_MAIN)
             && self.route_type == RTN_UNICAST
@@ -467,7 +467,7 @@ impl Dump {
     /// links that are up and running, not loopback, not link-local, not tentative nor
     /// DAD-failed); per family the main table's default route with the lowest metric
     /// among those through a link that is up and running.
-    pub fn into_snapshot(self) -> NetworkSnapshot {
+    pub(super) fn into_snapshot(self) -> NetworkSnapshot {
         let link = |index: u32| self.links.iter().find(|l| l.index == index);
         let interfaces = self
             .links

@@ -14,7 +14,9 @@ pub const FAMILY_IPV6: u8 = 0x02;
 /// An address family as carried by REQUESTED-ADDRESS-FAMILY and friends (RFC 8656).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AddressFamily {
+    /// IPv4 (family 0x01).
     V4,
+    /// IPv6 (family 0x02).
     V6,
 }
 
@@ -47,7 +49,7 @@ impl AddressFamily {
 }
 
 /// Encoded value length of an address attribute for `addr` (8 or 20).
-pub fn encoded_len(addr: &SocketAddr) -> usize {
+pub(super) fn encoded_len(addr: &SocketAddr) -> usize {
     if addr.is_ipv4() {
         8
     } else {
@@ -64,7 +66,11 @@ fn mask(tid: &TransactionId) -> [u8; 16] {
 }
 
 /// Decodes a plain (xor = None) or XOR (xor = Some(tid)) address value.
-pub fn decode(typ: u16, v: &[u8], xor: Option<&TransactionId>) -> Result<SocketAddr, StunError> {
+pub(super) fn decode(
+    typ: u16,
+    v: &[u8],
+    xor: Option<&TransactionId>,
+) -> Result<SocketAddr, StunError> {
     let bad = |reason| StunError::BadAttribute { typ, reason };
     if v.len() < 4 {
         return Err(bad("address value shorter than 4 bytes"));
@@ -103,7 +109,7 @@ pub fn decode(typ: u16, v: &[u8], xor: Option<&TransactionId>) -> Result<SocketA
 }
 
 /// Writes an address value into `out` (which must be exactly [`encoded_len`] bytes).
-pub fn encode(addr: &SocketAddr, xor: Option<&TransactionId>, out: &mut [u8]) {
+pub(super) fn encode(addr: &SocketAddr, xor: Option<&TransactionId>, out: &mut [u8]) {
     let m = xor.map(mask);
     let mut port = addr.port();
     if xor.is_some() {

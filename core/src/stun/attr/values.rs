@@ -63,11 +63,14 @@ fn check_chars(typ: u16, s: &str, max_chars: usize) -> Result<(), StunError> {
 /// ERROR-CODE (RFC 8489 §14.8): a code 300..=699 and a UTF-8 reason phrase.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ErrorCode<'a> {
+    /// The code, 300..=699.
     pub code: u16,
+    /// The reason phrase (UTF-8, fewer than 128 characters).
     pub reason: &'a str,
 }
 
 impl<'a> ErrorCode<'a> {
+    /// An error code; encoding checks the range and the phrase.
     pub const fn new(code: u16, reason: &'a str) -> Self {
         ErrorCode { code, reason }
     }
@@ -122,28 +125,45 @@ impl<'a> ErrorCode<'a> {
 }
 
 impl ErrorCode<'static> {
+    /// 300 (RFC 8489): use the ALTERNATE-SERVER instead.
     pub const TRY_ALTERNATE: ErrorCode<'static> = ErrorCode::new(300, "Try Alternate");
+    /// 400 (RFC 8489): malformed request.
     pub const BAD_REQUEST: ErrorCode<'static> = ErrorCode::new(400, "Bad Request");
+    /// 401 (RFC 8489): credentials missing or wrong (long-term: the challenge).
     pub const UNAUTHENTICATED: ErrorCode<'static> = ErrorCode::new(401, "Unauthenticated");
+    /// 403 (RFC 8656): the server refuses (policy, peer address).
     pub const FORBIDDEN: ErrorCode<'static> = ErrorCode::new(403, "Forbidden");
+    /// 420 (RFC 8489): comprehension-required attributes not understood (listed in UNKNOWN-ATTRIBUTES).
     pub const UNKNOWN_ATTRIBUTE: ErrorCode<'static> = ErrorCode::new(420, "Unknown Attribute");
+    /// 437 (RFC 8656): no (or another) allocation for this 5-tuple.
     pub const ALLOCATION_MISMATCH: ErrorCode<'static> = ErrorCode::new(437, "Allocation Mismatch");
+    /// 438 (RFC 8489): retry with the new NONCE.
     pub const STALE_NONCE: ErrorCode<'static> = ErrorCode::new(438, "Stale Nonce");
+    /// 440 (RFC 8656): the requested relay address family is not available.
     pub const ADDRESS_FAMILY_NOT_SUPPORTED: ErrorCode<'static> =
         ErrorCode::new(440, "Address Family not Supported");
+    /// 441 (RFC 8656): not the credentials the allocation was made with.
     pub const WRONG_CREDENTIALS: ErrorCode<'static> = ErrorCode::new(441, "Wrong Credentials");
+    /// 442 (RFC 8656): REQUESTED-TRANSPORT not supported.
     pub const UNSUPPORTED_TRANSPORT_PROTOCOL: ErrorCode<'static> =
         ErrorCode::new(442, "Unsupported Transport Protocol");
+    /// 443 (RFC 8656): the peer is not of the relayed address's family.
     pub const PEER_ADDRESS_FAMILY_MISMATCH: ErrorCode<'static> =
         ErrorCode::new(443, "Peer Address Family Mismatch");
+    /// 446 (RFC 6062): a TCP connection to that peer already exists.
     pub const CONNECTION_ALREADY_EXISTS: ErrorCode<'static> =
         ErrorCode::new(446, "Connection Already Exists");
+    /// 447 (RFC 6062): the TCP connection to the peer failed.
     pub const CONNECTION_TIMEOUT_OR_FAILURE: ErrorCode<'static> =
         ErrorCode::new(447, "Connection Timeout or Failure");
+    /// 486 (RFC 8656): the user has as many allocations as allowed.
     pub const ALLOCATION_QUOTA_REACHED: ErrorCode<'static> =
         ErrorCode::new(486, "Allocation Quota Reached");
+    /// 487 (RFC 8445): both ICE agents claim the same role.
     pub const ROLE_CONFLICT: ErrorCode<'static> = ErrorCode::new(487, "Role Conflict");
+    /// 500 (RFC 8489): temporary server error; retry.
     pub const SERVER_ERROR: ErrorCode<'static> = ErrorCode::new(500, "Server Error");
+    /// 508 (RFC 8656): out of relay ports or bandwidth.
     pub const INSUFFICIENT_CAPACITY: ErrorCode<'static> =
         ErrorCode::new(508, "Insufficient Capacity");
 }
@@ -168,12 +188,14 @@ impl<'a> AttrTypeList<'a> {
             .map(|c| u16::from_be_bytes([c[0], c[1]]))
             .chain(types.iter().copied())
     }
+    /// Number of attribute types.
     pub fn len(&self) -> usize {
         match self {
             AttrTypeList::Wire(w) => w.len() / 2,
             AttrTypeList::Types(t) => t.len(),
         }
     }
+    /// True for an empty list.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -183,7 +205,9 @@ impl<'a> AttrTypeList<'a> {
 /// `algorithm` is the raw IANA number; see [`crate::stun::integrity::PasswordAlgorithm`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct PasswordAlgorithmParam<'a> {
+    /// The IANA algorithm number (1 MD5, 2 SHA-256).
     pub algorithm: u16,
+    /// Algorithm parameters (empty for both defined algorithms).
     pub params: &'a [u8],
 }
 
@@ -272,8 +296,11 @@ impl<'a> PasswordAlgorithmList<'a> {
 /// ICMP (RFC 8656 §18.13): the ICMP type, code and error data a TURN server relays.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Icmp {
+    /// ICMP (or ICMPv6) type.
     pub icmp_type: u8,
+    /// ICMP code.
     pub code: u8,
+    /// Error data (for "packet too big": the MTU).
     pub data: u32,
 }
 
