@@ -13,6 +13,25 @@
 //! Sans-IO means: a machine takes `now` and bytes, and returns [`Transmit`]s, events and
 //! the next deadline. It never reads a clock, opens a socket or spawns a thread;
 //! randomness comes from an RNG the caller injects, so a seeded run replays exactly.
+//!
+//! # Panic policy
+//!
+//! The engine never panics on input from the network or from the API. A panic in this
+//! crate is a bug; report it with the input that caused it.
+//!
+//! - Network input (datagrams, TURN stream bytes, the peer's signaling text, netlink
+//!   messages, DNS answers) is parsed with checked lengths and `get`, never by slicing
+//!   on trust; what does not parse is dropped and counted (and logged at debug). The
+//!   STUN codec is covered by property tests and a fuzz target (`fuzz/`).
+//! - API misuse is an error value ([`ice::IceError`], [`turn::TurnError`],
+//!   [`stun::StunError`], …). The engine machines (ICE, TURN, STUN transactions, NAT
+//!   probes) accept durations of any size: `Duration::MAX` for "never" becomes a far-off
+//!   deadline, not an `Instant` overflow.
+//! - The few `expect`s left in non-test code each carry a comment proving they cannot
+//!   fire (HMAC takes keys of any length; fixed-size STUN encodings cannot fail; checklist
+//!   invariants). New code follows the same rule: replace, or prove.
+//! - The FFI layer wraps every `extern "C"` body in `catch_unwind` anyway, so that a
+//!   bug becomes an error code rather than an abort in the host application.
 
 #![warn(missing_docs, unreachable_pub)]
 
@@ -24,6 +43,7 @@ pub mod session;
 pub mod stun;
 pub mod turn;
 
+mod deadline;
 mod transmit;
 pub use transmit::Transmit;
 

@@ -614,3 +614,37 @@ fn lifetime_config_is_validated() {
         "one socket twice: {e}"
     );
 }
+
+/// Bounds of `Duration::MAX` are accepted, and the idle wait they lead to is a far-off
+/// deadline rather than an `Instant` overflow.
+#[test]
+fn lifetime_bounds_of_any_size_are_deadlines_not_panics() {
+    let t0 = Instant::now();
+    let (sx, sy) = (a("10.0.0.2:5000"), a("10.0.0.2:5001"));
+    let mut c = LifetimeConfig::new(a(PRIMARY));
+    c.min = Duration::MAX;
+    c.max = Duration::MAX;
+    let mut p = LifetimeProbe::new(t0, c, sx, sy, &mut StdRng::seed_from_u64(6)).unwrap();
+    let answer = |t: &pinhole::Transmit| {
+        let id = Message::parse(&t.bytes).unwrap().transaction_id();
+        encode_to_vec(
+            MessageType::new(Class::Success, Method::BINDING),
+            id,
+            &[Attribute::XorMappedAddress(a("203.0.113.1:62001"))],
+            None,
+            true,
+        )
+        .unwrap()
+    };
+    // The T = 0 check: learn X's mapping, then the probe on Y arrives on X.
+    let x = p.poll_transmit().unwrap();
+    p.handle_input(t0, sx, a(PRIMARY), &answer(&x));
+    let y = p.poll_transmit().unwrap();
+    p.handle_input(t0, sx, a(PRIMARY), &answer(&y));
+    // The next trial idles for "Duration::MAX": X learns again, then waits.
+    let x = p.poll_transmit().unwrap();
+    p.handle_input(t0, sx, a(PRIMARY), &answer(&x));
+    let wake = p.poll_timeout().unwrap();
+    assert!(wake > t0 + Duration::from_secs(365 * 24 * 3600));
+    assert!(p.poll_transmit().is_none() && !p.is_done());
+}

@@ -259,3 +259,23 @@ fn table_retransmits_interleaved_in_deadline_order_and_cancel_stops_one() {
     assert_eq!(table.get(&tid(1)).unwrap().transmissions(), 2);
     assert_eq!(table.poll_timeout(), Some(t0 + ms(1600)));
 }
+
+/// `Duration::MAX` as the RTO ("retransmit never") is a valid schedule: its deadlines
+/// saturate, and the total time to failure saturates too, instead of overflowing.
+#[test]
+fn huge_timeouts_saturate_instead_of_panicking() {
+    let t0 = Instant::now();
+    let mut c = TransactionConfig::rfc8489();
+    c.rto = Duration::MAX;
+    assert_eq!(c.total_timeout(), Duration::MAX);
+    let mut table = Transactions::new();
+    table.start(t0, tid(1), dst(), vec![1], c, ()).unwrap();
+    assert!(table.poll_transmit().is_some());
+    let deadline = table.poll_timeout().unwrap();
+    assert!(deadline > t0 + Duration::from_secs(365 * 24 * 3600));
+    table.handle_timeout(deadline);
+    assert!(
+        table.poll_transmit().is_some(),
+        "the retransmission, a century later"
+    );
+}

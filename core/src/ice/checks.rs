@@ -37,6 +37,7 @@ use super::agent::{
 use super::candidate::{Candidate, CandidateType, Transport};
 use super::pair::PairState;
 use super::priority::{foundation, FoundationInput};
+use crate::deadline::after;
 use crate::stun::transaction::Completed;
 use crate::stun::{
     encode_to_vec, Attribute, Class, ErrorCode, IntegrityKey, Message, MessageBuilder, MessageType,
@@ -325,7 +326,9 @@ impl IceAgent {
             None => return,
         };
         let controlled = !self.controlling;
-        let g = self.generation_mut(gid).expect("looked up above");
+        let Some(g) = self.generation_mut(gid) else {
+            return;
+        };
         let key = (host, rid);
         let Some(state) = g.checklist.pair(host, rid).map(|p| p.state) else {
             return;
@@ -544,7 +547,7 @@ impl IceAgent {
             g.checklist.unfreeze_foundation(&f);
         }
         if g.selected == Some(pair) {
-            g.consent_expires = Some(now + consent_timeout);
+            g.consent_expires = Some(after(now, consent_timeout));
         }
         if learned_prflx {
             let known = mapped.is_some_and(|m| {

@@ -22,11 +22,13 @@ use std::time::{Duration, Instant};
 
 use super::agent::{CheckKind, ConnectionState, GatheringState, Generation, IceAgent, PairKey};
 use super::pair::PairState;
+use crate::deadline::{after, FOREVER};
 
 impl IceAgent {
     /// A consent interval drawn from 0.8–1.2 × `consent_interval`.
     pub(super) fn consent_delay(&mut self) -> Duration {
-        let base = self.config.consent_interval.as_micros() as u64;
+        // Capped at a century, the interval in µs (3.2e15) leaves room for ×8 in a u64.
+        let base = self.config.consent_interval.min(FOREVER).as_micros() as u64;
         let lo = base * 8 / 10;
         let span = (base * 4 / 10).max(1);
         Duration::from_micros(lo + self.rng.next_u64() % span)
@@ -49,7 +51,7 @@ impl IceAgent {
             for gid in self.generation_ids() {
                 if let Some(g) = self.generation_mut(gid) {
                     if g.selected.is_some() {
-                        g.consent_expires = Some(now + timeout);
+                        g.consent_expires = Some(after(now, timeout));
                         g.consent_next = Some(now);
                     }
                 }
@@ -76,8 +78,8 @@ impl IceAgent {
         let next = g.consent_next?;
         let half = self.config.disconnected_timeout / 2;
         let probe = match (self.last_inbound(g.tuple(sel)), g.consent_sent) {
-            (Some(i), Some(s)) => Some(i.max(s) + half),
-            (Some(i), None) => Some(i + half),
+            (Some(i), Some(s)) => Some(after(i.max(s), half)),
+            (Some(i), None) => Some(after(i, half)),
             (None, _) => None,
         };
         Some(probe.map_or(next, |p| p.min(next)))
@@ -90,7 +92,7 @@ impl IceAgent {
             return None;
         }
         self.last_inbound(g.tuple(key))
-            .map(|t| t + self.config.disconnected_timeout)
+            .map(|t| after(t, self.config.disconnected_timeout))
     }
 
     /// Sends due consent checks and expires consent.
@@ -106,7 +108,9 @@ impl IceAgent {
             if !self.background && g.consent_expires.is_some_and(|e| now >= e) {
                 log::debug!("ice: consent expired on {sel:?} (generation {gid})");
                 self.counters.consent_lost += 1;
-                let g = self.generation_mut(gid).expect("present");
+                let Some(g) = self.generation_mut(gid) else {
+                    continue;
+                };
                 let d = g.pair_data(sel);
                 d.consent_lost = true;
                 d.valid = false;
@@ -119,8 +123,10 @@ impl IceAgent {
             }
             if self.consent_due(g).is_some_and(|t| now >= t) {
                 let delay = self.consent_delay();
-                let g = self.generation_mut(gid).expect("present");
-                g.consent_next = Some(now + delay);
+                let Some(g) = self.generation_mut(gid) else {
+                    continue;
+                };
+                g.consent_next = Some(after(now, delay));
                 g.consent_sent = Some(now);
                 self.start_check(now, gid, sel, CheckKind::Consent);
             }
@@ -143,12 +149,14 @@ impl IceAgent {
             self.set_state(ConnectionState::Failed);
             return;
         }
-        if let Some(g) = self.sending_generation() {
-            let sel = g.selected.expect("sending generation has a selection");
+        let sending = self
+            .sending_generation()
+            .and_then(|g| g.selected.map(|sel| (g, sel)));
+        if let Some((g, sel)) = sending {
             let silent = !self.background
                 && self
                     .last_inbound(g.tuple(sel))
-                    .is_some_and(|t| now >= t + self.config.disconnected_timeout);
+                    .is_some_and(|t| now >= after(t, self.config.disconnected_timeout));
             let s = if silent {
                 ConnectionState::Disconnected
             } else if self.is_completed() {

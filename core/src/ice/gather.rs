@@ -229,6 +229,7 @@ impl IceAgent {
                 None,
                 true,
             )
+            // Cannot fire: no attribute to validate, and encode_to_vec sizes its own buffer.
             .expect("a bare Binding request always encodes");
             let ctx = TxContext::Gather {
                 gen: self.current.id,

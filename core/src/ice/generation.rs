@@ -151,6 +151,8 @@ impl Generation {
     pub(super) fn tuple(&self, key: PairKey) -> (SocketAddr, SocketAddr) {
         let l = self.checklist.local(key.0).base;
         let r = self.checklist.remote(key.1);
+        // Cannot fire: a checklist holds no mDNS remote (`add_remote_paired` refuses them,
+        // and `replace_peer_reflexive` only swaps in a candidate with the same address).
         let ip = r.address.ip().expect("paired remotes have an IP");
         (l, SocketAddr::new(ip, r.port))
     }

@@ -243,3 +243,29 @@ fn channel_data_range_is_data_from_a_peer_and_unsupported_from_strangers() {
     net.run_for(ms(20));
     assert_eq!(net.received(1), ["Hello", "@home", "Hello again"]);
 }
+
+/// `Duration::MAX` is a natural way for an application to say "never" for a
+/// timer: every deadline saturates instead of overflowing `Instant` (which
+/// would panic), and the agents still connect and carry data.
+#[test]
+fn timers_of_duration_max_mean_never_not_a_panic() {
+    let mut c = IceConfig {
+        ta: Duration::MAX,
+        nomination_patience: Duration::MAX,
+        consent_interval: Duration::MAX,
+        consent_timeout: Duration::MAX,
+        disconnected_timeout: Duration::MAX,
+        ..IceConfig::default()
+    };
+    c.check_transaction.rto = Duration::MAX;
+    c.gather_transaction.rto = Duration::MAX;
+    let mut net = Net::hosts(12, c.clone(), c);
+    assert!(net.run_until(ms(1000), Net::both_connected));
+    assert!(net.send_data(0, "still here"));
+    net.run_for(Duration::from_secs(3600));
+    assert_eq!(net.received(1), ["still here"]);
+    assert!(
+        net.both_connected(),
+        "nothing expires within an hour of 'never'"
+    );
+}

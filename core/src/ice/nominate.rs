@@ -58,6 +58,7 @@ use std::time::Instant;
 
 use super::agent::{CheckKind, ConnectionState, IceAgent, IceEvent, NominationMode, PairKey};
 use super::pair::PairState;
+use crate::deadline::after;
 
 impl IceAgent {
     /// The highest-priority valid pair of the current generation.
@@ -171,8 +172,8 @@ impl IceAgent {
         let bound = self
             .config
             .nomination_patience
-            .min(rtt * 2 + self.config.ta);
-        let mut until = d.succeeded_at.unwrap_or(now) + bound;
+            .min(rtt.saturating_mul(2).saturating_add(self.config.ta));
+        let mut until = after(d.succeeded_at.unwrap_or(now), bound);
         // A better pair still in progress is waited for only until its check
         // has had this pair's round trip (plus Ta) to come back: an
         // unreachable host pair checked long before (a private address of
@@ -193,7 +194,9 @@ impl IceAgent {
                     .get(&(p.local, p.remote))
                     .and_then(|d| d.in_flight)
                     .and_then(|t| self.transactions.get(&t))
-                    .map_or(until, |t| t.started() + rtt + self.config.ta),
+                    .map_or(until, |t| {
+                        after(t.started(), rtt.saturating_add(self.config.ta))
+                    }),
                 _ => continue,
             };
             wait_for = Some(wait_for.map_or(answer_by, |w| w.max(answer_by)));
@@ -246,8 +249,8 @@ impl IceAgent {
         }
         g.pair_data(key).nominated = true;
         if changed {
-            g.consent_expires = Some(now + timeout);
-            g.consent_next = Some(now + first);
+            g.consent_expires = Some(after(now, timeout));
+            g.consent_next = Some(after(now, first));
             g.consent_sent = None;
         }
         if gid == self.current.id && self.previous.is_some() {
@@ -255,8 +258,7 @@ impl IceAgent {
             log::debug!("ice: restart complete, dropping the previous generation");
             self.previous = None;
         }
-        if changed {
-            let g = self.generation(gid).expect("present above");
+        if let Some(g) = self.generation(gid).filter(|_| changed) {
             let desc = self.describe(g, key);
             log::debug!(
                 "ice: selected {} {} -> {} {}",

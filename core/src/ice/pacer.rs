@@ -31,6 +31,7 @@ use super::candidate::CandidateType;
 use super::checks::NOMINATION_ATTR;
 use super::pair::PairState;
 use super::pair::{LocalId, RemoteId};
+use crate::deadline::after;
 use crate::stun::{encode_to_vec, Attribute, Class, MessageType, Method, TransactionId};
 
 /// Recovery re-probes per lost path (about half a second at the default Ta).
@@ -161,7 +162,7 @@ impl IceAgent {
                 continue;
             }
             if self.send_next_check(now, relay) {
-                let at = Some(now + self.config.ta.max(Duration::from_millis(5)));
+                let at = Some(after(now, self.config.ta.max(Duration::from_millis(5))));
                 if relay {
                     self.relays.next_check_at = at;
                 } else {

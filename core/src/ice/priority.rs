@@ -122,6 +122,8 @@ pub(super) fn foundation(input: &FoundationInput) -> Foundation {
         Some(ip) => hash_ip(&mut h, ip),
         None => h.update(&[0xff]),
     }
+    // Cannot fire: a u32 in decimal is 1 to 10 digits, and digits are ice-chars
+    // (Foundation takes 1 to 32 of them).
     Foundation::new(&h.finalize().to_string()).expect("decimal digits are ice-chars")
 }
 

@@ -32,6 +32,7 @@ use rand::rngs::SmallRng;
 use rand::{RngCore, SeedableRng};
 
 use super::{binding_request, parse, RequestOptions};
+use crate::deadline::after;
 use crate::stun::transaction::{TransactionConfig, TransactionError, Transactions};
 use crate::stun::{Class, Method, TransactionId};
 use crate::Transmit;
@@ -289,7 +290,7 @@ impl LifetimeProbe {
                 };
                 self.phase = Phase::Idle {
                     mapped,
-                    until: now + self.idle,
+                    until: after(now, self.idle),
                 };
                 self.handle_timeout(now);
             }
@@ -446,7 +447,7 @@ impl LifetimeProbe {
             (None, None) => Some(min),
             (None, Some(_)) => None, // expired at min: "< min"
             (Some(s), None) if s >= max => None,
-            (Some(s), None) => Some((s * 2).min(max)),
+            (Some(s), None) => Some(s.saturating_mul(2).min(max)),
             (Some(s), Some(e)) if e.saturating_sub(s) <= resolution => None,
             (Some(s), Some(e)) => Some(s + (e - s) / 2),
         }

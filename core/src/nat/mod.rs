@@ -52,7 +52,9 @@ pub(crate) fn binding_request(id: TransactionId, opts: RequestOptions) -> Vec<u8
         attrs.push(Attribute::ResponsePort(p));
     }
     let ty = MessageType::new(Class::Request, Method::BINDING);
-    // Fixed-size attributes with valid values: encoding cannot fail.
+    // Cannot fail: CHANGE-REQUEST and RESPONSE-PORT are fixed-size with no invalid value
+    // (any flags, any port), nothing comes after FINGERPRINT, and encode_to_vec sizes its
+    // own buffer.
     encode_to_vec(ty, id, &attrs, None, true).expect("a Binding request always encodes")
 }
 

@@ -5,7 +5,7 @@
 //! source address it would use towards a documentation address: `connect` on a UDP
 //! socket sends nothing, it only selects a route.
 
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 
 /// One address of one interface.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,17 +42,26 @@ pub fn interface_addresses() -> Vec<InterfaceAddr> {
     route_fallback()
 }
 
+/// The unspecified address of `peer`'s family with port 0: what a socket that will talk to
+/// `peer` binds to when the OS may choose interface and port.
+pub(crate) fn any_address_for(peer: SocketAddr) -> SocketAddr {
+    match peer {
+        SocketAddr::V4(_) => SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
+        SocketAddr::V6(_) => SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)),
+    }
+}
+
 /// The source address the OS would use towards a public-looking destination, per
 /// family. `connect` on UDP sends no packet.
 fn route_fallback() -> Vec<InterfaceAddr> {
     let mut out = Vec::new();
-    for (bind, towards) in [
-        ("0.0.0.0:0", "203.0.113.1:9"),
-        ("[::]:0", "[2001:db8::1]:9"),
-    ] {
-        let bind: SocketAddr = bind.parse().expect("literal");
-        let towards: SocketAddr = towards.parse().expect("literal");
-        let Ok(s) = UdpSocket::bind(bind) else {
+    let documentation_hosts: [IpAddr; 2] = [
+        Ipv4Addr::new(203, 0, 113, 1).into(),
+        Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1).into(),
+    ];
+    for ip in documentation_hosts {
+        let towards = SocketAddr::new(ip, 9);
+        let Ok(s) = UdpSocket::bind(any_address_for(towards)) else {
             continue;
         };
         if s.connect(towards).is_err() {

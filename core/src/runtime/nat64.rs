@@ -94,14 +94,9 @@ pub fn synthesize_server(server: SocketAddr, prefix: &Nat64Prefix) -> SocketAddr
 /// Whether the routing table has an IPv4 route towards `server` (a UDP `connect`, which
 /// sends nothing). False on an IPv6-only host.
 pub fn has_route_to(server: SocketAddr) -> bool {
-    let any: SocketAddr = if server.is_ipv4() {
-        "0.0.0.0:0"
-    } else {
-        "[::]:0"
-    }
-    .parse()
-    .expect("literal");
-    UdpSocket::bind(any).and_then(|s| s.connect(server)).is_ok()
+    UdpSocket::bind(super::interfaces::any_address_for(server))
+        .and_then(|s| s.connect(server))
+        .is_ok()
 }
 
 /// The address to send to for `server`, and the NAT64 prefix this host needs (if any) to

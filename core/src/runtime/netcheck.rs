@@ -111,13 +111,7 @@ pub async fn netcheck(
 /// A socket on the interface the OS routes `server` through, so that "no NAT" can be
 /// recognised by comparing the mapped address with a concrete local address.
 async fn bind_towards(server: SocketAddr) -> Result<UdpSocket, RuntimeError> {
-    let any: SocketAddr = if server.is_ipv4() {
-        "0.0.0.0:0"
-    } else {
-        "[::]:0"
-    }
-    .parse()
-    .expect("literal");
+    let any = super::interfaces::any_address_for(server);
     let probe = UdpSocket::bind(any)
         .await
         .map_err(|source| RuntimeError::Bind { addr: any, source })?;

@@ -112,48 +112,39 @@ impl Drop for StunServerHandle {
     }
 }
 
-async fn bind(addr: SocketAddr) -> Result<Arc<UdpSocket>, RuntimeError> {
+/// A bound socket and the address it got (the OS picks the port when `addr` says 0).
+type Bound = (SocketAddr, Arc<UdpSocket>);
+
+async fn bind(addr: SocketAddr) -> Result<Bound, RuntimeError> {
     let socket = UdpSocket::bind(addr)
         .await
         .map_err(|source| RuntimeError::Bind { addr, source })?;
+    let local = socket.local_addr().map_err(|source| RuntimeError::Io {
+        local: addr,
+        source,
+    })?;
     socket_buffers::enlarge(&socket, socket_buffers::UDP_BUFFER_BYTES);
-    Ok(Arc::new(socket))
+    Ok((local, Arc::new(socket)))
 }
 
 /// IP1:P1, IP2:P1, IP1:P2, IP2:P2 with P1, P2 chosen by the OS on IP1.
-async fn bind_four(
-    ip1: IpAddr,
-    ip2: IpAddr,
-) -> Result<(ServerConfig, Vec<Arc<UdpSocket>>), RuntimeError> {
+async fn bind_four(ip1: IpAddr, ip2: IpAddr) -> Result<(ServerConfig, Vec<Bound>), RuntimeError> {
     let a = bind(SocketAddr::new(ip1, 0)).await?;
-    let p1 = a
-        .local_addr()
-        .map_err(|source| RuntimeError::Io {
-            local: SocketAddr::new(ip1, 0),
-            source,
-        })?
-        .port();
+    let p1 = a.0.port();
     let b = bind(SocketAddr::new(ip2, p1)).await?;
     let c = bind(SocketAddr::new(ip1, 0)).await?;
-    let p2 = c
-        .local_addr()
-        .map_err(|source| RuntimeError::Io {
-            local: SocketAddr::new(ip1, 0),
-            source,
-        })?
-        .port();
+    let p2 = c.0.port();
     let d = bind(SocketAddr::new(ip2, p2)).await?;
     let config =
         ServerConfig::new(SocketAddr::new(ip1, p1)).with_alternate(SocketAddr::new(ip2, p2));
     Ok((config, vec![a, b, c, d]))
 }
 
-fn spawn(mut server: BindingServer, sockets: Vec<Arc<UdpSocket>>) -> StunServerHandle {
+fn spawn(mut server: BindingServer, sockets: Vec<Bound>) -> StunServerHandle {
     let (tx, mut rx) = mpsc::channel::<(SocketAddr, SocketAddr, Vec<u8>)>(1024);
     let mut by_addr = HashMap::new();
     let mut tasks = Vec::new();
-    for socket in sockets {
-        let local = socket.local_addr().expect("bound socket has an address");
+    for (local, socket) in sockets {
         by_addr.insert(local, socket.clone());
         let tx = tx.clone();
         tasks.push(tokio::spawn(async move {

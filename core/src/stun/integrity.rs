@@ -146,6 +146,8 @@ impl IntegrityKey {
     pub fn from_bytes(key: &[u8]) -> Self {
         IntegrityKey {
             bytes: key.into(),
+            // Cannot fire: HMAC takes keys of any length (longer ones are hashed first,
+            // RFC 2104 §2); `new_from_slice` only fails for fixed-key MACs.
             sha1: <HmacSha1 as Mac>::new_from_slice(key).expect("HMAC accepts any key length"),
         }
     }
@@ -259,6 +261,7 @@ fn feed(msg: &[u8], end: usize, len: u16, mut update: impl FnMut(&[u8])) {
 /// `key` is either raw key bytes or a precomputed [`IntegrityKey`] state.
 pub(crate) fn hmac_sha1(key: MacKey<'_>, msg: &[u8], end: usize, len: u16) -> HmacSha1 {
     let mut mac = match key {
+        // Cannot fire: HMAC takes keys of any length (see `IntegrityKey::from_bytes`).
         MacKey::Bytes(k) => {
             <HmacSha1 as Mac>::new_from_slice(k).expect("HMAC accepts any key length")
         }
@@ -270,6 +273,7 @@ pub(crate) fn hmac_sha1(key: MacKey<'_>, msg: &[u8], end: usize, len: u16) -> Hm
 
 /// HMAC-SHA256 over the same shape (RFC 8489 §14.6).
 pub(crate) fn hmac_sha256(key: &[u8], msg: &[u8], end: usize, len: u16) -> HmacSha256 {
+    // Cannot fire: HMAC takes keys of any length (see `IntegrityKey::from_bytes`).
     let mut mac = <HmacSha256 as Mac>::new_from_slice(key).expect("HMAC accepts any key length");
     feed(msg, end, len, |b| mac.update(b));
     mac

@@ -21,6 +21,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::TransactionId;
+use crate::deadline::after;
 
 /// Errors from starting a transaction: both are caller bugs, never network input.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -141,10 +142,10 @@ impl TransactionConfig {
         let mut total = Duration::ZERO;
         let mut interval = self.rto;
         for _ in 1..self.max_transmissions {
-            total += self.cap(interval);
+            total = total.saturating_add(self.cap(interval));
             interval = interval.saturating_mul(2);
         }
-        total + self.final_wait()
+        total.saturating_add(self.final_wait())
     }
 
     fn cap(&self, d: Duration) -> Duration {
@@ -356,9 +357,9 @@ impl Transaction {
         if self.scheduled < self.config.max_transmissions {
             let wait = self.config.cap(self.interval);
             self.interval = self.interval.saturating_mul(2);
-            self.deadline = now + wait;
+            self.deadline = after(now, wait);
         } else {
-            self.deadline = now + self.config.final_wait();
+            self.deadline = after(now, self.config.final_wait());
         }
     }
 }

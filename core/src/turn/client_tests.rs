@@ -554,3 +554,35 @@ fn bad_input_is_dropped_and_counted() {
     c.handle_input(t0, &alloc_ok(&r2, 600));
     assert_eq!(c.state(), TurnState::Allocated);
 }
+
+/// A configured refresh interval of `Duration::MAX` ("never") and the largest LIFETIME a
+/// server can send saturate into far-off deadlines instead of overflowing `Instant`.
+#[test]
+fn durations_of_any_size_are_deadlines_not_panics() {
+    let now = Instant::now();
+    let mut cfg = TurnConfig::new(
+        server(),
+        TransportKind::Udp,
+        Credentials::new("pinhole", "secret"),
+    );
+    cfg.permission_refresh = Duration::MAX;
+    cfg.channel_refresh = Duration::MAX;
+    cfg.transaction.rto = Duration::MAX;
+    let mut c = TurnClient::new(now, cfg, &mut StdRng::seed_from_u64(7));
+    let r1 = one(&mut c);
+    c.handle_input(now, &challenge(&r1, ErrorCode::UNAUTHENTICATED, "n1"));
+    let r2 = one(&mut c);
+    c.handle_input(now, &alloc_ok(&r2, u32::MAX));
+    assert!(matches!(events(&mut c)[..], [Event::Allocated { .. }]));
+    c.create_permission(now, peer().ip()).unwrap();
+    let req = one(&mut c);
+    c.handle_input(now, &ok_signed(&req));
+    c.bind_channel(now, peer()).unwrap();
+    let req = one(&mut c);
+    c.handle_input(now, &ok_signed(&req));
+    assert_eq!(c.bound_channel(peer()), Some(CHANNEL_MIN));
+    let next = c.poll_timeout().expect("refreshes stay scheduled");
+    assert!(next > now + Duration::from_secs(3600));
+    c.handle_timeout(now + Duration::from_secs(3600));
+    assert_eq!(c.state(), TurnState::Allocated);
+}

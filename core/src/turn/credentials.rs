@@ -22,6 +22,7 @@ pub fn rest_api_credentials(secret: &str, user: &str, now_unix: u64, ttl: Durati
     } else {
         format!("{expiry}:{user}")
     };
+    // Cannot fire: HMAC takes keys of any length (longer ones are hashed first, RFC 2104).
     let mut mac =
         <HmacSha1 as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC accepts any key length");
     mac.update(username.as_bytes());

@@ -136,11 +136,7 @@ impl Conn {
         let fut = async {
             match kind {
                 TransportKind::Udp => {
-                    let any: SocketAddr = if server.is_ipv4() {
-                        "0.0.0.0:0".parse().unwrap()
-                    } else {
-                        "[::]:0".parse().unwrap()
-                    };
+                    let any = crate::runtime::interfaces::any_address_for(server);
                     let s = UdpSocket::bind(any)
                         .await
                         .map_err(|e| connect_err(format!("cannot bind a UDP socket: {e}")))?;

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::MAX_STALE_RETRIES;
 use super::{Allocation, Event, Pending, Request, TurnClient, TurnState, DEFAULT_LIFETIME};
+use crate::deadline::after;
 use crate::stun::{Class, Message};
 use crate::turn::error::TurnError;
 use crate::turn::requests::{algorithms_stripped, ChallengeError};
@@ -151,8 +152,8 @@ impl TurnClient {
                 let mapped = msg.xor_mapped_address().ok().flatten();
                 self.allocation = Some(Allocation {
                     relayed,
-                    refresh_at: now + lifetime * 4 / 5,
-                    expires_at: now + lifetime,
+                    refresh_at: after(now, lifetime * 4 / 5),
+                    expires_at: after(now, lifetime),
                     refreshing: false,
                 });
                 self.state = TurnState::Allocated;
@@ -165,8 +166,8 @@ impl TurnClient {
             Request::Refresh { lifetime: Some(0) } => self.finish_closed(),
             Request::Refresh { .. } => {
                 if let Some(a) = &mut self.allocation {
-                    a.refresh_at = now + lifetime * 4 / 5;
-                    a.expires_at = now + lifetime;
+                    a.refresh_at = after(now, lifetime * 4 / 5);
+                    a.expires_at = after(now, lifetime);
                     a.refreshing = false;
                     self.events.push_back(Event::Refreshed { lifetime });
                 }
@@ -174,7 +175,7 @@ impl TurnClient {
             Request::CreatePermission { ip } => {
                 let (first, queued) = self
                     .peers
-                    .permission_installed_at(ip, now + self.config.permission_refresh);
+                    .permission_installed_at(ip, after(now, self.config.permission_refresh));
                 if first {
                     self.events.push_back(Event::PermissionCreated { peer: ip });
                 }
@@ -195,7 +196,7 @@ impl TurnClient {
                         .channel_refresh
                         .min(self.config.permission_refresh)
                 };
-                let refresh = now + every;
+                let refresh = after(now, every);
                 if self.peers.channel_bound_at(channel, peer, refresh) {
                     self.events.push_back(Event::ChannelBound { peer, channel });
                 }
