@@ -72,12 +72,10 @@ pub fn run(mut args: Args) -> Result<(), String> {
             if !check_portmap {
                 return None;
             }
-            let options = PortMapOptions {
-                gateway,
-                budget: Duration::from_secs(3),
-                lifetime: Duration::from_secs(60),
-                ..PortMapOptions::default()
-            };
+            let mut options = PortMapOptions::default();
+            options.gateway = gateway;
+            options.budget = Duration::from_secs(3);
+            options.lifetime = Duration::from_secs(60);
             Some(portmap_check(&options).await.map_err(|e| e.to_string()))
         };
         let (report, portmap) = tokio::join!(netcheck(server, &options), portmap);
@@ -138,7 +136,8 @@ fn portmap_json(r: &Result<PortMapCheck, String>) -> serde_json::Value {
                 Some(e.to_string()),
                 e.is_double_nat(),
             ),
-            ProtocolStatus::Probing | ProtocolStatus::Disabled => (false, None, None, false),
+            // Probing, Disabled, and whatever later versions add.
+            _ => (false, None, None, false),
         };
         v[key(*p)] = json!({
             "available": available,
@@ -180,7 +179,8 @@ fn portmap_text(r: &Result<PortMapCheck, String>) -> String {
                 "yes".to_string()
             }
             ProtocolStatus::Unavailable(e) => format!("no: {e}"),
-            ProtocolStatus::Probing | ProtocolStatus::Disabled => "not checked".to_string(),
+            // Probing, Disabled, and whatever later versions add.
+            _ => "not checked".to_string(),
         };
         out += &format!("  {:<10} {line}\n", format!("{p}:"));
     }

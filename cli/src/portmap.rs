@@ -26,11 +26,9 @@ pub fn run(mut args: Args) -> Result<(), String> {
     let timeout = Duration::from_secs_f64(args.value::<f64>("timeout")?.unwrap_or(3600.0));
     args.finish()?;
 
-    let mut options = PortMapOptions {
-        gateway,
-        port,
-        ..PortMapOptions::default()
-    };
+    let mut options = PortMapOptions::default();
+    options.gateway = gateway;
+    options.port = port;
     if !protocols.is_empty() {
         options.protocols = Protocols {
             pcp: false,
@@ -163,5 +161,7 @@ pub fn event_json(e: &PortMapEvent) -> serde_json::Value {
             "type": "lost", "protocol": protocol.as_str(), "previous": previous.to_string(),
             "reason": reason.to_string(),
         }),
+        // An event a later engine adds: named by its debug form, so it still shows.
+        other => json!({ "type": "other", "event": format!("{other:?}") }),
     }
 }

@@ -50,6 +50,7 @@ impl Protocols {
 
 /// Configuration of a [`PortMapper`](super::PortMapper).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PortMapConfig {
     /// The socket to map: a concrete local IP (the one facing the gateway) and its port.
     pub local: SocketAddr,
@@ -96,6 +97,7 @@ impl PortMapConfig {
 
 /// A configuration the mapper cannot work with.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PortMapConfigError {
     /// The local address must be the concrete one facing the gateway.
     #[error("port mapping needs the socket's concrete local address, not {0} (PCP and UPnP name it to the gateway)")]

@@ -7,6 +7,7 @@ use super::Protocol;
 
 /// A port-mapping failure, phrased so the user knows what to change.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PortMapError {
     /// Nothing answered.
     #[error(

@@ -8,6 +8,7 @@ use super::{PortMapError, Protocol};
 
 /// What is known of one protocol.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ProtocolStatus {
     /// Not enabled in the config.
     Disabled,
@@ -29,6 +30,7 @@ pub enum ProtocolStatus {
 
 /// The mapping currently held.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Mapping {
     /// The protocol holding it.
     pub protocol: Protocol,
@@ -40,6 +42,7 @@ pub struct Mapping {
 
 /// What the mapper tells its owner.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PortMapEvent {
     /// A probe found the protocol (diagnostics; a mapping is reported by `Mapped`).
     Available {

@@ -45,6 +45,7 @@ use super::upnp::{ssdp, UpnpClient};
 use super::{
     ClientEvent, PortMapError, PortMapStats, Protocol, StreamId, StreamRequest, PCP_SERVER_PORT,
 };
+use crate::deadline::after;
 use crate::Transmit;
 
 fn index(p: Protocol) -> usize {
@@ -129,7 +130,7 @@ impl PortMapper {
     }
 
     fn start_probes(&mut self, now: Instant) {
-        let deadline = now + self.config.budget;
+        let deadline = after(now, self.config.budget);
         self.probe_deadline = Some(deadline);
         self.available_since = [None; 3];
         self.active = None;
@@ -287,7 +288,7 @@ impl PortMapper {
         if self.closing.is_some() {
             return;
         }
-        let deadline = now + self.config.close_timeout;
+        let deadline = after(now, self.config.close_timeout);
         self.closing = Some(deadline);
         self.probe_deadline = None;
         self.pcp.unmap(now, deadline);
@@ -307,6 +308,7 @@ impl PortMapper {
     }
 
     /// The next datagram to send from the mapped socket.
+    #[must_use = "a polled datagram is gone from the queue: send it"]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         let t = self
             .pcp
@@ -318,6 +320,7 @@ impl PortMapper {
     }
 
     /// The next TCP stream request (UPnP's HTTP).
+    #[must_use = "a polled stream request is gone from the queue: carry it out"]
     pub fn poll_stream_request(&mut self) -> Option<StreamRequest> {
         let r = self.upnp.poll_stream_request();
         if matches!(r, Some(StreamRequest::Connect { .. })) {
@@ -327,11 +330,13 @@ impl PortMapper {
     }
 
     /// The next event.
+    #[must_use = "a polled event is gone from the queue: handle it"]
     pub fn poll_event(&mut self) -> Option<PortMapEvent> {
         self.events.pop_front()
     }
 
     /// When to call [`PortMapper::handle_timeout`].
+    #[must_use = "the deadline says when to call handle_timeout next"]
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.is_closed() {
             return None;
@@ -355,7 +360,7 @@ impl PortMapper {
     }
 
     fn cancel(&mut self, now: Instant, p: Protocol) {
-        let deadline = now + self.config.close_timeout;
+        let deadline = after(now, self.config.close_timeout);
         match p {
             Protocol::Pcp => self.pcp.unmap(now, deadline),
             Protocol::NatPmp => self.natpmp.unmap(now, deadline),
@@ -383,6 +388,7 @@ impl PortMapper {
             && self.active.is_none()
             && self.probes_done()
         {
+            // Cannot fire: `self.previous.is_some()` is the first condition above.
             let prev = self.previous.take().expect("checked");
             let reason = Protocol::ALL
                 .iter()
@@ -442,6 +448,7 @@ impl PortMapper {
             }
             ClientEvent::Lost(reason) => {
                 if self.mapping.is_some_and(|m| m.protocol == p) {
+                    // Cannot fire: the `if` just checked `self.mapping` is `Some`.
                     let m = self.mapping.take().expect("checked");
                     self.active = None;
                     self.set_unavailable(p, reason.clone());
@@ -579,7 +586,7 @@ impl PortMapper {
             }
             self.active = Some(p);
             match p {
-                Protocol::NatPmp => self.natpmp.map(now, now + self.config.budget),
+                Protocol::NatPmp => self.natpmp.map(now, after(now, self.config.budget)),
                 _ => self.upnp.map(now),
             }
             return;

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use super::epoch::{whole_secs, Epoch, EpochRule};
 use super::retry::Retry;
 use super::{secs, ClientEvent, PortMapError, PortMapStats, Protocol, PCP_SERVER_PORT};
+use crate::deadline::after;
 use crate::Transmit;
 
 /// Opcode of the external address request.
@@ -336,6 +337,7 @@ impl NatPmpClient {
             return;
         }
         stats.datagrams_accepted += 1;
+        // Cannot fire: `f` above borrowed `self.inflight` as `Some`.
         let done = self.inflight.take().expect("checked").op;
         if let Some(e) = epoch {
             if self.epoch.observe(now, e) && done != Op::Delete {
@@ -388,8 +390,8 @@ impl NatPmpClient {
                     let granted = secs(lifetime);
                     self.lease = Some(Lease {
                         external_port,
-                        renew_at: now + granted / 2,
-                        expires_at: now + granted,
+                        renew_at: after(now, granted / 2),
+                        expires_at: after(now, granted),
                     });
                     self.events.push_back(ClientEvent::Mapped {
                         external: SocketAddr::new(IpAddr::V4(ip), external_port),
@@ -418,6 +420,7 @@ impl NatPmpClient {
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
         if let Some(f) = &self.inflight {
             if f.retry.expired(now) {
+                // Cannot fire: the `if let` above found `self.inflight` `Some`.
                 let f = self.inflight.take().expect("checked");
                 if f.op != Op::Delete {
                     let lost = self.lease.is_some_and(|l| now >= l.expires_at);
@@ -454,16 +457,19 @@ impl NatPmpClient {
     }
 
     /// The next datagram to send.
+    #[must_use = "a polled datagram is gone from the queue: send it"]
     pub(crate) fn poll_transmit(&mut self) -> Option<Transmit> {
         self.out.pop_front()
     }
 
     /// The next event for the mapper.
+    #[must_use = "a polled event is gone from the queue: handle it"]
     pub(crate) fn poll_event(&mut self) -> Option<ClientEvent> {
         self.events.pop_front()
     }
 
     /// When to call `handle_timeout`.
+    #[must_use = "the deadline says when to call handle_timeout next"]
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         let retry = self.inflight.as_ref().map(|f| f.retry.poll_timeout());
         let renew = self

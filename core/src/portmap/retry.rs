@@ -52,6 +52,7 @@ impl Retry {
     }
 
     /// The next instant something happens: a retransmission or the deadline.
+    #[must_use = "the deadline says when to call handle_timeout next"]
     pub(crate) fn poll_timeout(&self) -> Instant {
         if self.sends < self.max_sends {
             self.next_at.min(self.deadline)

@@ -3,6 +3,7 @@
 /// Counters of one [`PortMapper`](super::PortMapper). Hostile or malformed input is
 /// dropped and counted here; it never fails a protocol by itself.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PortMapStats {
     /// Datagrams handed to the pump (NAT-PMP, PCP, SSDP).
     pub datagrams_sent: u64,

@@ -23,6 +23,7 @@ use crate::portmap::{
 
 /// Why a [`PortMapPump`] (or [`portmap_check`]) did not start.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PortMapStartError {
     /// No gateway, or its socket could not be bound or routed.
     #[error(transparent)]
@@ -67,6 +68,7 @@ pub fn parse_proc_net_route(text: &str) -> Option<Ipv4Addr> {
 
 /// Options of a [`PortMapPump`].
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct PortMapOptions {
     /// The gateway; `None`: the default IPv4 gateway.
     pub gateway: Option<IpAddr>,

@@ -21,6 +21,7 @@ use rand::Rng;
 use super::epoch::{whole_secs, Epoch, EpochRule};
 use super::retry::Retry;
 use super::{secs, ClientEvent, PortMapError, PortMapStats, Protocol, PCP_SERVER_PORT};
+use crate::deadline::after;
 use crate::Transmit;
 use wire::{DecodeError, MapRequest, Response};
 
@@ -291,8 +292,8 @@ impl PcpClient {
                 let granted = secs(lifetime);
                 self.lease = Some(Lease {
                     external,
-                    renew_at: now + granted / 2,
-                    expires_at: now + granted,
+                    renew_at: after(now, granted / 2),
+                    expires_at: after(now, granted),
                 });
                 self.events.push_back(ClientEvent::Mapped {
                     external,
@@ -316,6 +317,7 @@ impl PcpClient {
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
         if let Some(f) = &self.inflight {
             if f.retry.expired(now) {
+                // Cannot fire: the `if let` above found `self.inflight` `Some`.
                 let f = self.inflight.take().expect("checked");
                 if f.op == Op::Map {
                     let err = match self.lease {
@@ -344,16 +346,19 @@ impl PcpClient {
     }
 
     /// The next datagram to send.
+    #[must_use = "a polled datagram is gone from the queue: send it"]
     pub(crate) fn poll_transmit(&mut self) -> Option<Transmit> {
         self.out.pop_front()
     }
 
     /// The next event for the mapper.
+    #[must_use = "a polled event is gone from the queue: handle it"]
     pub(crate) fn poll_event(&mut self) -> Option<ClientEvent> {
         self.events.pop_front()
     }
 
     /// When to call `handle_timeout`.
+    #[must_use = "the deadline says when to call handle_timeout next"]
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         let retry = self.inflight.as_ref().map(|f| f.retry.poll_timeout());
         let renew = self

@@ -9,6 +9,7 @@ use rand::Rng;
 use super::http::{self, HttpUrl};
 use super::xml::{self, SoapAnswer};
 use super::{Action, Igd, Lease, UpnpClient, CONFLICT_ATTEMPTS};
+use crate::deadline::after;
 use crate::portmap::{secs, ClientEvent, PortMapError, PortMapStats, Protocol};
 
 impl UpnpClient {
@@ -160,7 +161,7 @@ impl UpnpClient {
             (Duration::MAX, None, None)
         } else {
             let l = secs(lease);
-            (l, Some(now + l / 2), Some(now + l))
+            (l, Some(after(now, l / 2)), Some(after(now, l)))
         };
         self.lease = Some(Lease {
             port,

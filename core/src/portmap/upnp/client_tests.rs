@@ -232,7 +232,7 @@ fn v2_uses_add_any_port_mapping_and_falls_back_on_401() {
         ),
         &mut stats,
     );
-    c.poll_event();
+    let _ = c.poll_event();
     c.map(t0);
     let any = exchange(
         &mut c,
@@ -276,7 +276,7 @@ fn v2_uses_add_any_port_mapping_and_falls_back_on_401() {
         ),
         &mut stats,
     );
-    c.poll_event();
+    let _ = c.poll_event();
     c.map(t0);
     exchange(&mut c, t0, &http(500, &soap_fault(401)), &mut stats);
     let add = exchange(
@@ -343,7 +343,7 @@ fn hostile_gateways_cost_only_the_budget() {
         panic!()
     };
     c.handle_connected(id);
-    c.poll_stream_request();
+    let _ = c.poll_stream_request();
     c.handle_data(
         t0,
         id,
@@ -373,7 +373,7 @@ fn hostile_gateways_cost_only_the_budget() {
         panic!()
     };
     c.handle_connected(id);
-    c.poll_stream_request();
+    let _ = c.poll_stream_request();
     c.handle_timeout(t0 + Duration::from_secs(2), &mut stats);
     assert_eq!(c.poll_stream_request(), Some(StreamRequest::Close { id }));
     match c.poll_event() {

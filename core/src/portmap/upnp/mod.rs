@@ -26,6 +26,7 @@ use rand::rngs::SmallRng;
 use super::epoch::whole_secs;
 use super::SSDP_MULTICAST;
 use super::{ClientEvent, PortMapError, PortMapStats, Protocol, StreamId, StreamRequest};
+use crate::deadline::after;
 use crate::Transmit;
 use http::{HttpError, HttpUrl, ResponseParser};
 
@@ -299,7 +300,7 @@ impl UpnpClient {
             url,
             request,
             parser: ResponseParser::new(max_body),
-            deadline: now + self.http_timeout,
+            deadline: after(now, self.http_timeout),
         });
     }
 
@@ -460,21 +461,25 @@ impl UpnpClient {
     }
 
     /// The next datagram to send (M-SEARCH).
+    #[must_use = "a polled datagram is gone from the queue: send it"]
     pub(crate) fn poll_transmit(&mut self) -> Option<Transmit> {
         self.out.pop_front()
     }
 
     /// The next stream request.
+    #[must_use = "a polled stream request is gone from the queue: carry it out"]
     pub(crate) fn poll_stream_request(&mut self) -> Option<StreamRequest> {
         self.streams.pop_front()
     }
 
     /// The next event for the mapper.
+    #[must_use = "a polled event is gone from the queue: handle it"]
     pub(crate) fn poll_event(&mut self) -> Option<ClientEvent> {
         self.events.pop_front()
     }
 
     /// When to call `handle_timeout`.
+    #[must_use = "the deadline says when to call handle_timeout next"]
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         let search = self.search.map(|s| s.next_at.min(s.deadline));
         let exchange = self.exchange.as_ref().map(|x| x.deadline);

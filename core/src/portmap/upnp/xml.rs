@@ -85,6 +85,7 @@ pub fn parse_description(xml: &[u8]) -> Result<WanService, XmlError> {
                 if path.len() == 2 && path[1] == b"URLBase" {
                     url_base = Some(s);
                 } else if let Some(d) = open_service.filter(|d| path.len() == d + 2) {
+                    // Cannot fire: `open_service` is only set right after a push.
                     let svc = services.last_mut().expect("pushed with open_service");
                     match path[d + 1].as_slice() {
                         b"serviceType" => svc.0 = s,
