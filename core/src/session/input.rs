@@ -24,7 +24,8 @@ pub enum Input<'a> {
     /// What a network monitor sees (addresses, interfaces, default routes): as
     /// `LocalAddresses`, plus route and interface changes count as major.
     Network(&'a crate::netchange::NetworkSnapshot),
-    /// A socket is bound: answering a [`SocketRequest::Bind`], or a socket the pump owns.
+    /// A socket is bound: answering a [`SocketRequest::Bind`](super::SocketRequest::Bind),
+    /// or a socket the pump owns.
     SocketBound {
         /// Its local address (with the port the OS chose).
         addr: SocketAddr,
@@ -33,7 +34,7 @@ pub enum Input<'a> {
     /// empty when there is none): IPv4 servers and peer candidates become reachable
     /// through the translator (see `nat64.rs`).
     Nat64(&'a [crate::nat::Nat64Prefix]),
-    /// A [`SocketRequest::Bind`] failed.
+    /// A [`SocketRequest::Bind`](super::SocketRequest::Bind) failed.
     SocketFailed {
         /// The address asked for.
         ip: IpAddr,
@@ -45,14 +46,14 @@ pub enum Input<'a> {
         /// Its address.
         addr: SocketAddr,
     },
-    /// The answer to a [`ResolveRequest`].
+    /// The answer to a [`ResolveRequest`](super::ResolveRequest).
     Resolved {
         /// The request's id.
         id: u64,
         /// The addresses (with the requested port), or why there are none.
         result: Result<Vec<SocketAddr>, String>,
     },
-    /// A [`StreamRequest::Connect`] succeeded.
+    /// A [`StreamRequest::Connect`](super::StreamRequest::Connect) succeeded.
     StreamConnected {
         /// The stream.
         id: StreamId,
