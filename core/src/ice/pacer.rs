@@ -202,7 +202,7 @@ impl IceAgent {
         let ta = self.config.ta.max(Duration::from_millis(5));
         let gid = self.current.id;
         self.current.recover_probes += 1;
-        self.current.recover_probe_at = Some(now + ta);
+        self.current.recover_probe_at = Some(after(now, ta));
         for k in keys {
             self.start_check(now, gid, k, CheckKind::Ordinary);
         }

@@ -17,6 +17,7 @@ use tokio::time::{sleep_until, Instant};
 
 use super::netlink::{self, Dump, Malformed};
 use super::{MonitorConfig, MonitorStats};
+use crate::deadline::after;
 use crate::netchange::NetworkSnapshot;
 
 /// Receive buffer for one datagram. The kernel sizes dump datagrams by the reader's
@@ -302,7 +303,9 @@ struct Pending {
 
 impl Pending {
     fn deadline(&self, config: &MonitorConfig) -> Instant {
-        (self.last + config.debounce).min(self.first + config.max_delay)
+        // Saturating, so a `Duration::MAX` setting means "never" rather than a panic.
+        let at = |t: Instant, d: Duration| Instant::from_std(after(t.into_std(), d));
+        at(self.last, config.debounce).min(at(self.first, config.max_delay))
     }
 }
 
