@@ -242,6 +242,7 @@ impl Session {
 impl Session {
     /// The next thing to do (see the module docs for the order). Call until it returns
     /// [`Output::Timeout`].
+    #[must_use = "every output must be acted on"]
     pub fn poll_output(&mut self) -> Output {
         // Two passes: sending a relayed datagram in the first can hand bytes to a TURN
         // stream, which the second picks up.
@@ -275,6 +276,7 @@ impl Session {
     }
 
     /// When [`Session::handle_timeout`] is due (also the value of [`Output::Timeout`]).
+    #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         let a = if self.closed {
             None

@@ -190,16 +190,18 @@ impl Session {
                 self.schedule_restart(now);
             }
             Major::PathLost | Major::Online => {
-                self.network.recover_by = Some(now + self.config.network.recover_timeout);
+                self.network.recover_by = Some(crate::deadline::after(
+                    now,
+                    self.config.network.recover_timeout,
+                ));
             }
         }
     }
 
     fn schedule_restart(&mut self, now: Instant) {
-        let earliest = self
-            .network
-            .last_restart
-            .map_or(now, |l| (l + self.config.network.restart_holdoff).max(now));
+        let earliest = self.network.last_restart.map_or(now, |l| {
+            crate::deadline::after(l, self.config.network.restart_holdoff).max(now)
+        });
         self.network.restart_at = Some(
             self.network
                 .restart_at

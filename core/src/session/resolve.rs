@@ -54,7 +54,7 @@ impl Resolver {
                 Ok(ip) => Some(Ok(vec![SocketAddr::new(ip, port)])),
                 Err(_) => {
                     r.out.push_back(ResolveRequest { id, host, port });
-                    r.deadline = Some(now + timeout);
+                    r.deadline = Some(crate::deadline::after(now, timeout));
                     None
                 }
             };

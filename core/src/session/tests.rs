@@ -612,3 +612,28 @@ fn a_path_first_learned_as_peer_reflexive_takes_the_signaled_candidate_type() {
 }
 
 mod snapshots;
+
+#[test]
+fn durations_meaning_never_do_not_panic() {
+    let mut c = SessionConfig::default()
+        .with_bind("10.0.0.1".parse().unwrap())
+        .with_stun_server("stun.example.org");
+    c.dns_timeout = Duration::MAX;
+    c.network.recover_timeout = Duration::MAX;
+    c.network.restart_holdoff = Duration::MAX;
+    let now = Instant::now();
+    let mut s = Session::new(c, now, StdRng::seed_from_u64(9)).unwrap();
+    while !matches!(s.poll_output(), Output::Timeout(_)) {}
+    s.handle_input(
+        now,
+        Input::SocketBound {
+            addr: "10.0.0.1:4000".parse().unwrap(),
+        },
+    );
+    s.handle_input(now, Input::LocalAddresses(&[]));
+    s.handle_input(now, Input::LocalAddresses(&["10.0.0.2".parse().unwrap()]));
+    s.set_foreground(now, false);
+    s.set_foreground(now, true);
+    while !matches!(s.poll_output(), Output::Timeout(_)) {}
+    s.handle_timeout(now + Duration::from_secs(3600));
+}
