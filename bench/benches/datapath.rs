@@ -5,6 +5,9 @@
 //! - **Session, Rust API**: two `pinhole::runtime::Session`s on loopback (direct path), one
 //!   echoing, driven from two OS threads with the sync calls (`send`, `try_recv_into`) and a
 //!   wake-up eventfd, on a one-thread runtime.
+//! - **Session, callbacks**: the same sessions delivering to a `Listener` on Pinhole's
+//!   runtime thread, which echoes (or sends the next datagram) from the callback: no
+//!   application thread, no wake-up descriptor in the path.
 //! - **Session, C API**: the same through `libpinhole_ffi`'s C functions
 //!   (`pinhole_session_send`, `pinhole_session_recv`, `pinhole_session_wakeup_fd`) on the C
 //!   library's own one-thread runtime: the C ABI's overhead is the difference.
@@ -289,6 +292,109 @@ fn session_rust(
 }
 
 // ---------------------------------------------------------------------------------------
+// Session, Rust API, callbacks on Pinhole's thread: no application thread in the path.
+
+/// Echoes (the echo side) or counts and keeps the window full (the client side), from the
+/// session's own runtime thread.
+struct Echo {
+    session: std::sync::OnceLock<Arc<Session>>,
+    client: Option<(
+        usize,
+        std::sync::atomic::AtomicUsize,
+        std::sync::atomic::AtomicUsize,
+    )>,
+    done: Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
+    events: std::sync::Mutex<Vec<Event>>,
+}
+
+impl pinhole::runtime::Listener for Echo {
+    fn on_event(&self, event: Event) {
+        self.events.lock().unwrap().push(event);
+    }
+    fn on_datagram(&self, data: &[u8]) {
+        let Some(s) = self.session.get() else { return };
+        match &self.client {
+            None => {
+                let _ = s.send(data);
+            }
+            Some((n, sent, got)) => {
+                let g = got.fetch_add(1, Ordering::Relaxed) + 1;
+                if sent.load(Ordering::Relaxed) < *n {
+                    sent.fetch_add(1, Ordering::Relaxed);
+                    let _ = s.send(data);
+                }
+                if g == *n {
+                    let (m, c) = &*self.done;
+                    *m.lock().unwrap() = true;
+                    c.notify_all();
+                }
+            }
+        }
+    }
+}
+
+fn session_listener(rt: &tokio::runtime::Runtime, n: usize, window: usize, size: usize) -> Figures {
+    let done = Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
+    let mk = |client: bool| {
+        Arc::new(Echo {
+            session: std::sync::OnceLock::new(),
+            client: client.then(|| {
+                (
+                    n,
+                    std::sync::atomic::AtomicUsize::new(0),
+                    std::sync::atomic::AtomicUsize::new(0),
+                )
+            }),
+            done: done.clone(),
+            events: std::sync::Mutex::new(Vec::new()),
+        })
+    };
+    let (la, lb) = (mk(true), mk(false));
+    let a = Arc::new(
+        Session::start_on(rt.handle(), loopback(), Delivery::Listener(la.clone())).unwrap(),
+    );
+    let b = Arc::new(
+        Session::start_on(rt.handle(), loopback(), Delivery::Listener(lb.clone())).unwrap(),
+    );
+    let _ = la.session.set(a.clone());
+    let _ = lb.session.set(b.clone());
+    // Signaling from the events the listeners collected.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen = (0, 0);
+    while a.state() != SessionState::Connected || b.state() != SessionState::Connected {
+        for (l, to, k) in [(&la, &b, &mut seen.0), (&lb, &a, &mut seen.1)] {
+            let ev = l.events.lock().unwrap();
+            for e in &ev[*k..] {
+                if let Event::Signal(m) = e {
+                    let _ = to.handle_signal(&m.to_json());
+                }
+            }
+            *k = ev.len();
+        }
+        assert!(Instant::now() < deadline, "listener sessions not connected");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let payload = vec![b'x'; size];
+    measure(n, || {
+        let (_, sent, _) = la.client.as_ref().unwrap();
+        for _ in 0..window.min(n) {
+            sent.fetch_add(1, Ordering::Relaxed);
+            let _ = a.send(&payload);
+        }
+        let (m, c) = &*done;
+        let mut finished = m.lock().unwrap();
+        let limit = Instant::now() + Duration::from_secs(120);
+        while !*finished {
+            assert!(Instant::now() < limit, "listener run stalled");
+            finished = c
+                .wait_timeout(finished, Duration::from_millis(100))
+                .unwrap()
+                .0;
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------------------
 // Session, C API
 
 mod c {
@@ -471,6 +577,7 @@ fn main() {
         ("raw UDP", vec![]),
         ("Session, Rust API", vec![]),
         ("Session, C API", vec![]),
+        ("Session, Rust API, callbacks on Pinhole's thread", vec![]),
     ];
     if turn {
         rows.push(("Session through TURN (coturn)", vec![]));
@@ -485,6 +592,7 @@ fn main() {
         rows[0].1.push(raw(n, window, size));
         rows[1].1.push(session_rust(&rt, loopback, n, window, size));
         rows[2].1.push(session_c(n, window, size));
+        rows[3].1.push(session_listener(&rt, n, window, size));
         if let Some(c) = &server {
             let url = c.url(pinhole::turn::TransportKind::Udp);
             let cfg = || {
@@ -492,7 +600,7 @@ fn main() {
                     .with_turn_server(TurnServer::new(url.clone(), "pinhole", "secret"))
                     .with_relay_policy(RelayPolicy::RelayOnly)
             };
-            rows[3].1.push(session_rust(&rt, cfg, n / 2, window, size));
+            rows[4].1.push(session_rust(&rt, cfg, n / 2, window, size));
         }
     }
     println!("| path | round trips/s | CPU µs per round trip (both ends) |");
@@ -516,10 +624,11 @@ fn main() {
     }
     let med = |i: usize, f: fn(&Figures) -> f64| median(rows[i].1.iter().map(f).collect());
     println!(
-        "C API vs Rust API: throughput {:+.1} %, CPU {:+.1} %; Session (Rust) vs raw UDP: CPU x{:.2}",
+        "C API vs Rust API: throughput {:+.1} %, CPU {:+.1} %; vs raw UDP, CPU: Session (queues) x{:.2}, Session (callbacks) x{:.2}",
         (med(2, |f| f.rt_per_s) / med(1, |f| f.rt_per_s) - 1.0) * 100.0,
         (med(2, |f| f.cpu_us_per_rt) / med(1, |f| f.cpu_us_per_rt) - 1.0) * 100.0,
         med(1, |f| f.cpu_us_per_rt) / med(0, |f| f.cpu_us_per_rt),
+        med(3, |f| f.cpu_us_per_rt) / med(0, |f| f.cpu_us_per_rt),
     );
     let (heap, rss, threads) = memory(&rt, 1000);
     println!(
