@@ -586,3 +586,58 @@ fn durations_of_any_size_are_deadlines_not_panics() {
     c.handle_timeout(now + Duration::from_secs(3600));
     assert_eq!(c.state(), TurnState::Allocated);
 }
+
+#[test]
+fn refreshes_ride_on_a_wake_up_that_happens_anyway() {
+    // The agent wakes the radio every 100 s for a keepalive and calls
+    // refresh_due_before(now, now + 100 s): every refresh then leaves with a keepalive,
+    // none needs a wake-up of its own, and none runs more than twice as often.
+    let t0 = Instant::now();
+    let mut c = allocated(TransportKind::Udp, t0);
+    c.create_permission(t0, peer().ip()).unwrap();
+    let r = one(&mut c);
+    c.handle_input(t0, &ok_signed(&r));
+    c.bind_channel(t0, peer()).unwrap();
+    let r = one(&mut c);
+    c.handle_input(t0, &ok_signed(&r));
+    events(&mut c);
+    let period = Duration::from_secs(100);
+    let mut seen: Vec<(u64, Method)> = Vec::new();
+    let answer = |c: &mut TurnClient, now: Instant, seen: &mut Vec<(u64, Method)>| {
+        for r in transmits(c) {
+            let m = Message::parse(&r).unwrap();
+            seen.push(((now - t0).as_secs(), m.method()));
+            c.handle_input(now, &ok_refresh_aware(&m, &r));
+        }
+    };
+    let mut wake = t0 + period;
+    while wake <= t0 + Duration::from_secs(1800) {
+        // Nothing of the client's own may come due before the keepalive wake-up.
+        assert!(
+            c.poll_timeout().unwrap() >= wake,
+            "a refresh needed its own wake-up at {:?}",
+            c.poll_timeout().unwrap() - t0
+        );
+        c.handle_timeout(wake);
+        c.refresh_due_before(wake, wake + period);
+        answer(&mut c, wake, &mut seen);
+        wake += period;
+    }
+    let at = |m: Method| -> Vec<u64> { seen.iter().filter(|s| s.1 == m).map(|s| s.0).collect() };
+    // Permission (refresh every 240 s, half of it 120 s): at 200, 400, …, each one wake-up
+    // before the 240 s it would otherwise need.
+    assert_eq!(
+        at(Method::CREATE_PERMISSION),
+        vec![200, 400, 600, 800, 1000, 1200, 1400, 1600, 1800]
+    );
+    // Channel (540 s): the wake-up before it is due, once half way (270 s).
+    assert_eq!(at(Method::CHANNEL_BIND), vec![500, 1000, 1500]);
+    // Allocation (refresh at 480 s of 600, half the lifetime 300 s).
+    assert_eq!(at(Method::REFRESH), vec![400, 800, 1200, 1600]);
+    assert_eq!(c.state(), TurnState::Allocated);
+    // Without the hook the client still refreshes on its own schedule: one wake-up each.
+    let mut lone = allocated(TransportKind::Udp, t0);
+    assert_eq!(lone.refresh_due_before(t0, t0 + period), 0, "too early");
+    lone.handle_timeout(t0 + Duration::from_secs(479));
+    assert!(transmits(&mut lone).is_empty());
+}

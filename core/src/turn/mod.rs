@@ -23,6 +23,11 @@
 //! lasts only 300 s. A channel whose IP has no permission of its own (no
 //! `create_permission`, or its refresh failed) is therefore refreshed every
 //! [`TurnConfig::permission_refresh`] instead, which keeps both alive in one request.
+//!
+//! Those are the latest times. A caller that wakes the radio for something else (the ICE
+//! agent sending a keepalive on the path) calls [`TurnClient::refresh_due_before`] with
+//! its next wake-up: every refresh that would otherwise need a wake-up of its own before
+//! then, and is at least half way through its period, goes out now, in the same burst.
 
 pub mod channel_data;
 mod client;

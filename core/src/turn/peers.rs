@@ -3,15 +3,18 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::error::TurnError;
 use super::{CHANNEL_MAX, CHANNEL_MIN};
+use crate::deadline::after;
 
 #[derive(Debug, Default)]
 struct Permission {
     /// `Some` once installed: when to refresh.
     refresh_at: Option<Instant>,
+    /// How long after its last install it is refreshed (see [`Peers::due_before`]).
+    every: Duration,
     in_flight: bool,
     queued: VecDeque<(SocketAddr, Vec<u8>)>,
 }
@@ -20,6 +23,8 @@ struct Permission {
 struct Channel {
     peer: SocketAddr,
     refresh_at: Option<Instant>,
+    /// How long after its last bind it is refreshed.
+    every: Duration,
     in_flight: bool,
 }
 
@@ -75,18 +80,20 @@ impl Peers {
         true
     }
 
-    /// A CreatePermission succeeded. Returns whether this was the first install and
-    /// the data queued meanwhile.
+    /// A CreatePermission succeeded at `now`; it is refreshed `every` later. Returns
+    /// whether this was the first install and the data queued meanwhile.
     pub(crate) fn permission_installed_at(
         &mut self,
         ip: IpAddr,
-        refresh_at: Instant,
+        now: Instant,
+        every: Duration,
     ) -> (bool, VecDeque<(SocketAddr, Vec<u8>)>) {
         let Some(p) = self.permissions.get_mut(&ip) else {
             return (false, VecDeque::new());
         };
         let first = p.refresh_at.is_none();
-        p.refresh_at = Some(refresh_at);
+        p.refresh_at = Some(after(now, every));
+        p.every = every;
         p.in_flight = false;
         (first, std::mem::take(&mut p.queued))
     }
@@ -109,6 +116,7 @@ impl Peers {
             Channel {
                 peer,
                 refresh_at: None,
+                every: Duration::ZERO,
                 in_flight: true,
             },
         );
@@ -127,17 +135,20 @@ impl Peers {
         self.channels.get(&channel).map(|c| c.peer)
     }
 
-    /// A ChannelBind succeeded; true if it was the first bind.
+    /// A ChannelBind succeeded at `now`; it is refreshed `every` later. True if it was
+    /// the first bind.
     pub(crate) fn channel_bound_at(
         &mut self,
         channel: u16,
         peer: SocketAddr,
-        refresh_at: Instant,
+        now: Instant,
+        every: Duration,
     ) -> bool {
         match self.channels.get_mut(&channel) {
             Some(c) if c.peer == peer => {
                 let first = c.refresh_at.is_none();
-                c.refresh_at = Some(refresh_at);
+                c.refresh_at = Some(after(now, every));
+                c.every = every;
                 c.in_flight = false;
                 first
             }
@@ -181,6 +192,30 @@ impl Peers {
             .filter(|c| !c.in_flight)
             .filter_map(|c| c.refresh_at);
         p.chain(c).min()
+    }
+
+    /// Everything that falls due before `horizon` and is at least half way through its
+    /// refresh period at `now`, marked in flight: refreshed early so that it rides on a
+    /// radio wake-up that happens anyway (never more than twice as often as scheduled).
+    pub(crate) fn due_before(&mut self, now: Instant, horizon: Instant) -> Vec<Refresh> {
+        let ripe = |at: Instant, every: Duration| at <= horizon && at <= after(now, every / 2);
+        let mut out = Vec::new();
+        for (ip, p) in &mut self.permissions {
+            if !p.in_flight && p.refresh_at.is_some_and(|t| ripe(t, p.every)) {
+                p.in_flight = true;
+                out.push(Refresh::Permission(*ip));
+            }
+        }
+        for (n, c) in &mut self.channels {
+            if !c.in_flight && c.refresh_at.is_some_and(|t| ripe(t, c.every)) {
+                c.in_flight = true;
+                out.push(Refresh::Channel {
+                    channel: *n,
+                    peer: c.peer,
+                });
+            }
+        }
+        out
     }
 
     /// Everything due at `now`, marked in flight.

@@ -152,6 +152,7 @@ impl TurnClient {
                 let mapped = msg.xor_mapped_address().ok().flatten();
                 self.allocation = Some(Allocation {
                     relayed,
+                    lifetime,
                     refresh_at: after(now, lifetime * 4 / 5),
                     expires_at: after(now, lifetime),
                     refreshing: false,
@@ -166,6 +167,7 @@ impl TurnClient {
             Request::Refresh { lifetime: Some(0) } => self.finish_closed(),
             Request::Refresh { .. } => {
                 if let Some(a) = &mut self.allocation {
+                    a.lifetime = lifetime;
                     a.refresh_at = after(now, lifetime * 4 / 5);
                     a.expires_at = after(now, lifetime);
                     a.refreshing = false;
@@ -173,9 +175,9 @@ impl TurnClient {
                 }
             }
             Request::CreatePermission { ip } => {
-                let (first, queued) = self
-                    .peers
-                    .permission_installed_at(ip, after(now, self.config.permission_refresh));
+                let (first, queued) =
+                    self.peers
+                        .permission_installed_at(ip, now, self.config.permission_refresh);
                 if first {
                     self.events.push_back(Event::PermissionCreated { peer: ip });
                 }
@@ -196,8 +198,7 @@ impl TurnClient {
                         .channel_refresh
                         .min(self.config.permission_refresh)
                 };
-                let refresh = after(now, every);
-                if self.peers.channel_bound_at(channel, peer, refresh) {
+                if self.peers.channel_bound_at(channel, peer, now, every) {
                     self.events.push_back(Event::ChannelBound { peer, channel });
                 }
             }
