@@ -228,6 +228,15 @@ pub struct IceAgent {
     pub(super) remote_lite: bool,
     /// Authenticated (local, remote) tuples and when a packet last arrived on them.
     pub(super) peers: HashMap<(SocketAddr, SocketAddr), Instant>,
+    /// When a packet last left on each (local, remote) tuple (any packet counts as a
+    /// keepalive, see [`super::keepalive`]).
+    pub(super) last_out: HashMap<(SocketAddr, SocketAddr), Instant>,
+    /// The latest `now` the agent was given.
+    pub(super) now: Option<Instant>,
+    /// The instant of the last radio wake-up that was coalesced.
+    pub(super) woke_at: Option<Instant>,
+    /// Application data waiting for consent to be refreshed (see [`super::consent`]).
+    pub(super) held: VecDeque<Vec<u8>>,
     pub(super) counters: Counters,
     /// Inbound request rate limiting (see `rate_ok` in checks.rs).
     pub(super) rate_window: RateWindow,
@@ -270,6 +279,10 @@ impl IceAgent {
             peer_renomination: false,
             remote_lite: false,
             peers: HashMap::new(),
+            last_out: HashMap::new(),
+            now: None,
+            woke_at: None,
+            held: VecDeque::new(),
             counters: Counters::default(),
             rate_window: RateWindow::default(),
             closed: false,
@@ -382,7 +395,10 @@ impl IceAgent {
     /// The next datagram to send: checks, responses, consent, application data
     /// and TURN traffic to UDP relay servers. What is sent from a relayed
     /// address leaves as TURN traffic (a Send indication or ChannelData) to the
-    /// server, from the local socket the allocation was made on.
+    /// server, from the local socket the allocation was made on. The first transmit
+    /// of an instant is a radio wake-up: whatever would need a wake-up of its own soon
+    /// (a keepalive due within a quarter interval, TURN refreshes due before the next
+    /// keepalive) is sent with it.
     #[must_use = "a polled datagram is gone from the queue: send it"]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         loop {
@@ -394,8 +410,13 @@ impl IceAgent {
                     None => continue,
                 }
             } else {
-                return self.relay_poll_transmit();
+                let t = self.relay_poll_transmit();
+                if let (Some(_), Some(now)) = (&t, self.now) {
+                    self.coalesce(now);
+                }
+                return t;
             };
+            self.note_sent(t.from, t.to);
             if let Some(t) = self.relay_wrap(t) {
                 return Some(t);
             }
@@ -467,9 +488,9 @@ impl IceAgent {
         }
         for g in std::iter::once(&self.current).chain(self.previous.as_ref()) {
             min(g.nomination_deadline);
-            min(self.consent_due(g));
+            min(self.liveness_due(g).map(|(t, _)| t));
             if !self.background {
-                min(g.consent_expires);
+                min(self.consent_lost_at(g));
             }
             if let Some(k) = g.selected {
                 min(self.silence_deadline(g, k));
@@ -478,8 +499,11 @@ impl IceAgent {
         t
     }
 
-    /// Sends application data on the selected pair.
-    pub fn send_data(&mut self, _now: Instant, data: &[u8]) -> Result<(), IceError> {
+    /// Sends application data on the selected pair. While consent is not fresh (an idle
+    /// pair whose keepalives are further apart than the consent timeout) the data waits
+    /// for a consent check's answer, one round trip, and then leaves in order (see
+    /// [`super::consent`]); `Ok` either way.
+    pub fn send_data(&mut self, now: Instant, data: &[u8]) -> Result<(), IceError> {
         if self.closed {
             return Err(IceError::Closed);
         }
@@ -487,18 +511,30 @@ impl IceAgent {
         if first <= 3 {
             return Err(IceError::AmbiguousData(first));
         }
+        self.now = Some(self.now.map_or(now, |n| n.max(now)));
+        let g = self.sending_generation().ok_or(IceError::NotConnected)?;
+        if !Self::consent_fresh(g, now) {
+            self.hold(now, data);
+            return Ok(());
+        }
         let g = self
             .sending_generation_mut()
             .ok_or(IceError::NotConnected)?;
         let key = g.selected.ok_or(IceError::NotConnected)?;
         let (from, to) = g.tuple(key);
         g.pair_data(key).bytes_sent += data.len() as u64;
+        g.liveness.data_since_check = true;
         self.outbox.push_back(Transmit {
             from,
             to,
             bytes: data.to_vec(),
         });
         Ok(())
+    }
+
+    /// Datagrams waiting for consent to be refreshed (see [`super::consent`]).
+    pub fn held_datagrams(&self) -> usize {
+        self.held.len()
     }
 
     /// Closes the agent: no more events or timers; the only transmits left
@@ -508,6 +544,7 @@ impl IceAgent {
             self.set_state(ConnectionState::Closed);
             self.closed = true;
             self.outbox.clear();
+            self.held.clear();
             self.close_relays();
         }
     }
@@ -547,6 +584,7 @@ impl IceAgent {
 
     /// Runs every due timer and the state machine.
     pub(super) fn drive(&mut self, now: Instant) {
+        self.now = Some(self.now.map_or(now, |n| n.max(now)));
         self.drive_relays(now);
         self.transactions.handle_timeout(now);
         while let Some(t) = self.transactions.poll_timed_out() {

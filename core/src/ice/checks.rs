@@ -37,7 +37,6 @@ use super::agent::{
 use super::candidate::{Candidate, CandidateType, Transport};
 use super::pair::PairState;
 use super::priority::{foundation, FoundationInput};
-use crate::deadline::after;
 use crate::stun::transaction::Completed;
 use crate::stun::{
     encode_to_vec, Attribute, Class, ErrorCode, IntegrityKey, Message, MessageBuilder, MessageType,
@@ -337,6 +336,8 @@ impl IceAgent {
         d.requests_received += 1;
         d.responses_sent += 1;
         d.bytes_received += len as u64;
+        self.heard_elsewhere(gid, key);
+        let g = self.generation_mut(gid).expect("looked up above");
         match state {
             PairState::Succeeded => {}
             // §7.3.1.4: a check arriving on an In-Progress pair triggers a
@@ -519,16 +520,18 @@ impl IceAgent {
         mapped: Option<SocketAddr>,
         len: usize,
     ) {
-        let consent_timeout = self.config.consent_timeout;
+        let sent = now.checked_sub(done.timing.elapsed).unwrap_or(now);
         let Some(g) = self.generation_mut(gen) else {
             return;
         };
         let (base, _) = g.tuple(pair);
+        let selected = g.selected == Some(pair);
         let d = g.pair_data(pair);
         d.responses_received += 1;
         d.bytes_received += len as u64;
         d.rtt = Some(done.timing.rtt.unwrap_or(done.timing.elapsed));
         d.last_response = Some(now);
+        d.last_answered_sent = Some(d.last_answered_sent.map_or(sent, |s| s.max(sent)));
         if d.in_flight == Some(done.id) {
             d.in_flight = None;
         }
@@ -539,6 +542,9 @@ impl IceAgent {
         d.valid = true;
         d.succeeded_at.get_or_insert(now);
         let learned_prflx = mapped.is_some_and(|m| m != base && d.mapped != Some(m));
+        // This side's NAT mapping was lost and made again: evidence for the keepalive
+        // policy that its interval was too long.
+        let remapped = selected && d.mapped.is_some() && mapped.is_some() && d.mapped != mapped;
         d.mapped = mapped;
         let remote_nominated = d.remote_nominated.take();
         if let Some(p) = g.checklist.pair(pair.0, pair.1) {
@@ -546,9 +552,16 @@ impl IceAgent {
             g.checklist.set_state(pair.0, pair.1, PairState::Succeeded);
             g.checklist.unfreeze_foundation(&f);
         }
-        if g.selected == Some(pair) {
-            g.consent_expires = Some(after(now, consent_timeout));
+        if remapped {
+            log::debug!("ice: the selected pair's mapped address changed to {mapped:?}");
+            self.counters.mapped_changes += 1;
         }
+        if selected {
+            self.consent_answered(now, gen, sent);
+        }
+        let Some(g) = self.generation_mut(gen) else {
+            return;
+        };
         if learned_prflx {
             let known = mapped.is_some_and(|m| {
                 g.checklist.locals().iter().any(|l| {
@@ -563,7 +576,7 @@ impl IceAgent {
             log::debug!("ice: pair {pair:?} of generation {gen} is valid");
         }
         match kind {
-            CheckKind::Consent => {}
+            CheckKind::Consent | CheckKind::Keepalive => {}
             CheckKind::Nominate(_) => {
                 if let Some(g) = self.generation_mut(gen) {
                     if g.nominating == Some(pair) {
@@ -611,15 +624,23 @@ impl IceAgent {
             d.in_flight = None;
         }
         match kind {
-            CheckKind::Consent => {}
+            CheckKind::Keepalive => {
+                if g.selected == Some(pair) {
+                    log::debug!("ice: keepalive on {pair:?} unanswered");
+                    self.counters.keepalive_timeouts += 1;
+                }
+            }
+            CheckKind::Consent => {
+                if g.selected == Some(pair) {
+                    self.counters.consent_timeouts += 1;
+                }
+            }
             CheckKind::Nominate(_) => {
                 // A valid pair whose nomination fails is no longer trusted.
                 d.valid = false;
                 g.checklist.set_state(pair.0, pair.1, PairState::Failed);
                 if g.selected == Some(pair) {
-                    g.selected = None;
-                    g.consent_next = None;
-                    g.consent_expires = None;
+                    g.clear_selection();
                     self.after_selection_lost(now);
                 }
             }

@@ -50,14 +50,34 @@ pub struct IceConfig {
     pub nomination_patience: Duration,
     /// Advertise and use renomination (default true).
     pub renomination: bool,
-    /// Consent freshness interval, randomised ×(0.8–1.2) (default 5 s, RFC 7675).
+    /// Pace of consent checks while application data is being sent, while a path that
+    /// stopped answering is being re-checked, and in [`KeepaliveTiming::Consent`] mode:
+    /// randomised ×(0.8–1.2) (default 5 s, RFC 7675 §5.1; it forbids less than 4 s).
     pub consent_interval: Duration,
-    /// Consent expiry after the last response (default 30 s, RFC 7675).
+    /// Consent lasts this long after sending a request that was answered (default 30 s,
+    /// RFC 7675); data waits for a fresh answer after that. A pair whose checks went
+    /// unanswered this long, with consent expired, has lost consent for good.
     pub consent_timeout: Duration,
-    /// Selected pair silent this long → `Disconnected` (default 2.5 s). When
-    /// nothing arrived for half of it, a consent check is sent early so an
-    /// idle but healthy path never looks silent.
+    /// A check on the selected pair unanswered this long (and nothing else heard on
+    /// the pair since it went out) → `Disconnected` (default 2.5 s). A keepalive's
+    /// retransmissions run within it. How soon a dead *idle* path is noticed depends on
+    /// when a check goes out: at the next keepalive by default, or sooner with
+    /// [`IceConfig::liveness_probe`].
     pub disconnected_timeout: Duration,
+    /// When the selected pair has gone this long without any inbound packet, send a
+    /// check to find out whether it still works (default `None`: no extra checks; an
+    /// idle path is judged at its keepalives, and a busy one by its consent checks). The
+    /// "disconnected" detection interval of an idle path is a policy choice: `None`
+    /// notices a dead idle path within one keepalive interval plus
+    /// `disconnected_timeout` at no cost; `Some(d)` within `d` plus
+    /// `disconnected_timeout`, at up to 3600/d extra checks an hour per side while idle
+    /// (Pinhole used 1.25 s before its keepalives were stretched: ~2900 a hour).
+    pub liveness_probe: Option<Duration>,
+    /// When keepalives go out on the selected pair (default
+    /// [`KeepaliveTiming::default`]: at least every 15 s, RFC 8445 §11's Tr). A session
+    /// changes it at run time from its keepalive policy
+    /// ([`IceAgent::set_keepalive`](super::IceAgent::set_keepalive)).
+    pub keepalive: KeepaliveTiming,
     /// Pair and remote-candidate caps (default 100 each).
     pub checklist: CheckListConfig,
     /// Most ordinary checks in flight at once, triggered checks included (a
@@ -81,6 +101,54 @@ pub struct IceConfig {
     pub turn_servers: Vec<RelayServer>,
     /// Which local candidates are gathered and paired (default all).
     pub transport_policy: TransportPolicy,
+}
+
+/// When the agent sends keepalives on its selected pair (see [`super::keepalive`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeepaliveTiming {
+    /// Any packet this side sends on the pair (data, a check, an answer to the peer's
+    /// check) counts: a keepalive check goes out only when nothing was sent for
+    /// `interval`. The controlled side waits `follower_slack` longer, so that when both
+    /// sides use the same interval the controlling side's check (and this side's
+    /// answer, which refreshes this side's NAT) comes first: one packet each way per
+    /// interval, not two.
+    Interval {
+        /// Longest the pair goes without a packet from this side.
+        interval: Duration,
+        /// Extra wait of the controlled side (keep it within the NAT's margin).
+        follower_slack: Duration,
+    },
+    /// WebRTC-style: each side sends a consent check every
+    /// [`IceConfig::consent_interval`] ×(0.8–1.2), whatever else flows (RFC 7675 used as
+    /// the keepalive; ~720 checks an hour per side). A baseline for comparisons.
+    Consent,
+}
+
+impl KeepaliveTiming {
+    /// [`KeepaliveTiming::Interval`] with a follower slack of 1/16 of the interval, at
+    /// most 2 s.
+    pub fn every(interval: Duration) -> Self {
+        KeepaliveTiming::Interval {
+            interval,
+            follower_slack: (interval / 16).min(Duration::from_secs(2)),
+        }
+    }
+
+    /// The interval, if this is [`KeepaliveTiming::Interval`].
+    pub fn interval(&self) -> Option<Duration> {
+        match self {
+            KeepaliveTiming::Interval { interval, .. } => Some(*interval),
+            KeepaliveTiming::Consent => None,
+        }
+    }
+}
+
+impl Default for KeepaliveTiming {
+    /// Every 15 s (RFC 8445 §11: Tr defaults to 15 s).
+    fn default() -> Self {
+        KeepaliveTiming::every(Duration::from_secs(15))
+    }
 }
 
 /// Which local candidates the agent uses (like WebRTC's `iceTransportPolicy`).
@@ -112,6 +180,8 @@ impl Default for IceConfig {
             consent_interval: Duration::from_secs(5),
             consent_timeout: Duration::from_secs(30),
             disconnected_timeout: Duration::from_millis(2500),
+            liveness_probe: None,
+            keepalive: KeepaliveTiming::default(),
             checklist: CheckListConfig::default(),
             max_checks_in_flight: 32,
             max_requests_per_second: 200,

@@ -1,28 +1,42 @@
 //! Consent freshness (RFC 7675), liveness and the connection state.
 //!
-//! - A consent check (an authenticated Binding request, not retransmitted)
-//!   goes out on the selected pair every `consent_interval` × a random factor
-//!   in 0.8–1.2 (default 5 s), whether or not data flows: media does not
-//!   refresh NAT bindings in the other direction, and consent is about the
-//!   peer still wanting our packets (pion #767 stopped keepalives while media
-//!   flowed and lost paths).
-//! - Consent expires `consent_timeout` (30 s) after the last successful
-//!   response. Then the pair is failed for good, data stops, and the agent
-//!   falls back to another valid pair (see [`super::nominate`]) or reports
-//!   `Failed`.
-//! - `Disconnected` is soft: no inbound packet at all (STUN or data) on the
-//!   selected pair for `disconnected_timeout` (2.5 s). The first packet that
-//!   arrives brings the state back. So that an idle healthy pair does not
-//!   flap, a consent check is also sent early whenever nothing arrived for
-//!   half that time (the cost: about one small request/response per 1.25 s
-//!   per side on an idle connection; raise `disconnected_timeout` to trade
-//!   detection speed for battery).
+//! When checks go out on the selected pair (keepalives on an idle pair, paced consent
+//! checks while data flows) is [`super::keepalive`]'s business; this file holds the
+//! rules about what their answers, or their silence, mean.
+//!
+//! - **Consent** (RFC 7675 §5.1): consent lasts `consent_timeout` (30 s) from sending a
+//!   request that was answered. Application data leaves only while consent is fresh.
+//!   On a busy pair paced checks keep it fresh all the time. An idle pair whose
+//!   keepalives are further apart than 30 s lets it lapse: nothing is sent then, so
+//!   nothing is sent without consent. Data the application sends on a lapsed pair is
+//!   held (at most [`HELD_MAX`] datagrams; more are dropped and counted) and a check
+//!   goes out at once; the data leaves when the answer arrives, one round trip after
+//!   the send call. Only the answer to a request sent since then re-establishes consent.
+//! - **Lost consent**: once consent has expired *and* checks have been unanswered for
+//!   `consent_timeout`, the pair is failed for good, held data is dropped, and the agent
+//!   falls back to another valid pair (see [`super::nominate`]) or reports `Failed`.
+//!   Checks sent while consent was still fresh count from when the first of them went
+//!   out; so a busy pair that goes dark fails 30 s after its last answered request plus
+//!   at most one consent interval, and an idle one 30 s after its first unanswered
+//!   keepalive.
+//! - **Disconnected** is soft: a check unanswered for `disconnected_timeout` (2.5 s)
+//!   with nothing at all heard on the pair since it went out. Any packet on the pair, or
+//!   an answer, brings it back. After it the pair is re-checked at the consent pace
+//!   (every `consent_interval` ×(0.8–1.2)) until it answers or consent is lost. There is
+//!   no extra probing of an idle pair (Pinhole used to check whenever nothing had
+//!   arrived for 1.25 s: a battery cost on a healthy idle path); the detection interval
+//!   of an idle path is a policy choice, `IceConfig::liveness_probe`.
+//! - **Background**: no checks at all and no verdicts; TURN refreshes still run. Back in
+//!   the foreground a check goes out at once.
 
 use std::time::{Duration, Instant};
 
 use super::agent::{CheckKind, ConnectionState, GatheringState, Generation, IceAgent, PairKey};
 use super::pair::PairState;
 use crate::deadline::{after, FOREVER};
+
+/// Most datagrams held while consent is being refreshed; more are dropped and counted.
+pub(super) const HELD_MAX: usize = 64;
 
 impl IceAgent {
     /// A consent interval drawn from 0.8–1.2 × `consent_interval`.
@@ -38,21 +52,21 @@ impl IceAgent {
     /// background no consent check or keepalive is sent and the path is never judged
     /// silent or expired (a suspended app must not wake the radio, and its peer stops
     /// hearing from it anyway); TURN refreshes still run (one packet every few minutes
-    /// keeps the relay). Coming back re-arms consent from `now` with a check at once, so a
-    /// path that died meanwhile is found within one consent timeout; the session treats
-    /// resuming as a major network change on top of that.
+    /// keeps the relay). Coming back sends a check at once, so a path that died
+    /// meanwhile is found within `disconnected_timeout`, and data waits for its answer if
+    /// consent lapsed meanwhile; the session treats resuming as a major network change on
+    /// top of that.
     pub fn set_background(&mut self, now: Instant, background: bool) {
         if self.background == background || self.closed {
             return;
         }
         self.background = background;
         if !background {
-            let timeout = self.config.consent_timeout;
             for gid in self.generation_ids() {
                 if let Some(g) = self.generation_mut(gid) {
                     if g.selected.is_some() {
-                        g.consent_expires = Some(after(now, timeout));
-                        g.consent_next = Some(now);
+                        g.liveness.unanswered_since = None;
+                        g.liveness.check_now = true;
                     }
                 }
             }
@@ -69,34 +83,43 @@ impl IceAgent {
         self.background
     }
 
-    /// When the next consent check (scheduled or idle probe) is due.
-    pub(super) fn consent_due(&self, g: &Generation) -> Option<Instant> {
-        if self.background {
-            return None;
-        }
-        let sel = g.selected?;
-        let next = g.consent_next?;
-        let half = self.config.disconnected_timeout / 2;
-        let probe = match (self.last_inbound(g.tuple(sel)), g.consent_sent) {
-            (Some(i), Some(s)) => Some(after(i.max(s), half)),
-            (Some(i), None) => Some(after(i, half)),
-            (None, _) => None,
-        };
-        Some(probe.map_or(next, |p| p.min(next)))
+    /// Whether data may go out on generation `g`'s selected pair at `now` (RFC 7675).
+    pub(super) fn consent_fresh(g: &Generation, now: Instant) -> bool {
+        g.liveness.consent_expires.is_some_and(|e| now < e)
     }
 
-    /// When the selected pair counts as silent (`None` once it does, so
-    /// that `poll_timeout` never names a past instant).
+    /// When the selected pair counts as silent (`None` once it does, or while nothing
+    /// is outstanding, so that `poll_timeout` never names a past instant).
     pub(super) fn silence_deadline(&self, g: &Generation, key: PairKey) -> Option<Instant> {
         if self.state == ConnectionState::Disconnected || self.background {
             return None;
         }
-        self.last_inbound(g.tuple(key))
-            .map(|t| after(t, self.config.disconnected_timeout))
+        let since = g.liveness.unanswered_since?;
+        let heard = self.last_inbound(g.tuple(key)).is_some_and(|t| t > since);
+        (!heard).then_some(after(since, self.config.disconnected_timeout))
     }
 
-    /// Sends due consent checks and expires consent.
+    /// Whether generation `g`'s selected pair is silent at `now`.
+    fn is_silent(&self, g: &Generation, key: PairKey, now: Instant) -> bool {
+        let Some(since) = g.liveness.unanswered_since else {
+            return false;
+        };
+        let heard = self.last_inbound(g.tuple(key)).is_some_and(|t| t > since);
+        !heard && now >= after(since, self.config.disconnected_timeout)
+    }
+
+    /// When consent counts as lost: expired, and checks unanswered for `consent_timeout`.
+    pub(super) fn consent_lost_at(&self, g: &Generation) -> Option<Instant> {
+        let since = g.liveness.unanswered_since?;
+        let expires = g.liveness.consent_expires.unwrap_or(since);
+        Some(expires.max(after(since, self.config.consent_timeout)))
+    }
+
+    /// Expires consent, and sends the checks that are due.
     pub(super) fn run_consent(&mut self, now: Instant) {
+        if self.background {
+            return;
+        }
         let mut lost = false;
         for gid in self.generation_ids() {
             let Some(g) = self.generation(gid) else {
@@ -105,8 +128,8 @@ impl IceAgent {
             let Some(sel) = g.selected else {
                 continue;
             };
-            if !self.background && g.consent_expires.is_some_and(|e| now >= e) {
-                log::debug!("ice: consent expired on {sel:?} (generation {gid})");
+            if self.consent_lost_at(g).is_some_and(|t| now >= t) {
+                log::debug!("ice: consent lost on {sel:?} (generation {gid})");
                 self.counters.consent_lost += 1;
                 let Some(g) = self.generation_mut(gid) else {
                     continue;
@@ -115,29 +138,104 @@ impl IceAgent {
                 d.consent_lost = true;
                 d.valid = false;
                 g.checklist.set_state(sel.0, sel.1, PairState::Failed);
-                g.selected = None;
-                g.consent_next = None;
-                g.consent_expires = None;
+                g.clear_selection();
                 lost = true;
                 continue;
             }
-            if self.consent_due(g).is_some_and(|t| now >= t) {
-                let delay = self.consent_delay();
-                let Some(g) = self.generation_mut(gid) else {
-                    continue;
-                };
-                g.consent_next = Some(after(now, delay));
-                g.consent_sent = Some(now);
-                self.start_check(now, gid, sel, CheckKind::Consent);
+            if let Some((due, kind)) = self.liveness_due(g) {
+                if now >= due {
+                    self.send_liveness_check(now, gid, kind);
+                }
             }
         }
         if lost {
             if self.sending_generation().is_none() && self.best_valid().is_none() {
                 // RFC 7675 §5.1: consent lost and nothing else works.
                 self.failed = true;
+                let dropped = self.held.len() as u64;
+                self.counters.held_dropped += dropped;
+                self.held.clear();
             }
             self.after_selection_lost(now);
         }
+    }
+
+    /// Sends a consent or keepalive check on generation `gid`'s selected pair.
+    pub(super) fn send_liveness_check(&mut self, now: Instant, gid: u32, kind: CheckKind) {
+        let delay = self.consent_delay();
+        let Some(g) = self.generation_mut(gid) else {
+            return;
+        };
+        let Some(sel) = g.selected else {
+            return;
+        };
+        let l = &mut g.liveness;
+        l.last_check = Some(now);
+        l.next_paced = Some(after(now, delay));
+        l.data_since_check = false;
+        l.check_now = false;
+        l.unanswered_since.get_or_insert(now);
+        match kind {
+            CheckKind::Keepalive => self.counters.keepalives_sent += 1,
+            _ => self.counters.consent_checks_sent += 1,
+        }
+        self.start_check(now, gid, sel, kind);
+    }
+
+    /// A consent or keepalive check (or any check on the selected pair) was answered:
+    /// consent lasts `consent_timeout` from when the request went out (`sent`), and held
+    /// data leaves.
+    pub(super) fn consent_answered(&mut self, now: Instant, gid: u32, sent: Instant) {
+        let timeout = self.config.consent_timeout;
+        let Some(g) = self.generation_mut(gid) else {
+            return;
+        };
+        let l = &mut g.liveness;
+        let expires = after(sent, timeout);
+        l.consent_expires = Some(l.consent_expires.map_or(expires, |e| e.max(expires)));
+        l.unanswered_since = None;
+        self.flush_held(now);
+    }
+
+    /// Data waiting for consent: sent if the sending generation's consent is fresh.
+    pub(super) fn flush_held(&mut self, now: Instant) {
+        if self.held.is_empty() {
+            return;
+        }
+        let Some(g) = self.sending_generation() else {
+            return;
+        };
+        if !Self::consent_fresh(g, now) {
+            return;
+        }
+        let held = std::mem::take(&mut self.held);
+        for data in held {
+            let _ = self.send_data(now, &data);
+        }
+    }
+
+    /// Keeps `data` until consent is refreshed, and asks for that at once.
+    pub(super) fn hold(&mut self, now: Instant, data: &[u8]) {
+        if self.held.len() >= HELD_MAX {
+            self.counters.held_dropped += 1;
+            return;
+        }
+        self.counters.held += 1;
+        self.held.push_back(data.to_vec());
+        let gid = self.sending_generation().map(|g| g.id);
+        if let Some(gid) = gid {
+            if let Some(g) = self.generation_mut(gid) {
+                // One check in flight is enough: its answer releases everything.
+                let asking = g
+                    .liveness
+                    .last_check
+                    .is_some_and(|t| g.liveness.unanswered_since.is_some_and(|u| u <= t));
+                if !asking {
+                    g.liveness.check_now = true;
+                }
+            }
+        }
+        self.run_consent(now);
     }
 
     /// Derives the connection state from selection, liveness and checks.
@@ -153,10 +251,7 @@ impl IceAgent {
             .sending_generation()
             .and_then(|g| g.selected.map(|sel| (g, sel)));
         if let Some((g, sel)) = sending {
-            let silent = !self.background
-                && self
-                    .last_inbound(g.tuple(sel))
-                    .is_some_and(|t| now >= after(t, self.config.disconnected_timeout));
+            let silent = !self.background && self.is_silent(g, sel, now);
             let s = if silent {
                 ConnectionState::Disconnected
             } else if self.is_completed() {

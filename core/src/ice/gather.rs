@@ -124,9 +124,7 @@ impl IceAgent {
                     g.recover_probe_at = None;
                 }
                 log::debug!("ice: selected pair lost its socket {addr}");
-                g.selected = None;
-                g.consent_next = None;
-                g.consent_expires = None;
+                g.clear_selection();
             }
         }
         // Transactions still in flight from the dead socket are dropped at
@@ -135,6 +133,7 @@ impl IceAgent {
             self.transactions.cancel(&id);
         }
         self.peers.retain(|(l, _), _| *l != addr);
+        self.last_out.retain(|(l, _), _| *l != addr);
     }
 
     /// Offers the socket's host candidate in the current generation and

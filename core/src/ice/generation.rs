@@ -29,8 +29,12 @@ pub(super) enum CheckKind {
     Ordinary,
     /// Carries USE-CANDIDATE (and NOMINATION when the peer renominates).
     Nominate(Option<u32>),
-    /// RFC 7675 consent (or keepalive probe) on a selected pair.
+    /// RFC 7675 consent on a selected pair: sent once, never retransmitted.
     Consent,
+    /// A keepalive on an idle selected pair (also a consent check): retransmitted within
+    /// the keepalive's safety margin, so that one lost packet does not cost the NAT
+    /// mapping (see `super::keepalive`).
+    Keepalive,
 }
 
 /// Caller data of an in-flight STUN transaction.
@@ -62,6 +66,9 @@ pub(super) struct PairData {
     pub rtt: Option<Duration>,
     pub succeeded_at: Option<Instant>,
     pub last_response: Option<Instant>,
+    /// When the last request that got an answer on this pair went out (consent counts
+    /// from there, RFC 7675 §5.1).
+    pub last_answered_sent: Option<Instant>,
     /// The address the peer saw us at (XOR-MAPPED-ADDRESS): a local prflx
     /// candidate when it is not one of ours.
     pub mapped: Option<SocketAddr>,
@@ -73,6 +80,31 @@ pub(super) struct PairData {
     pub bytes_received: u64,
     /// Lost consent: never selected again in this generation.
     pub consent_lost: bool,
+}
+
+/// Consent (RFC 7675) and keepalive state of a generation's selected pair. Reset
+/// whenever the selection changes.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Liveness {
+    /// When the pair was selected.
+    pub selected_at: Option<Instant>,
+    /// Consent lasts until then: `consent_timeout` after sending the last request that was
+    /// answered (RFC 7675 §5.1 counts from the request). Data waits once it has passed.
+    pub consent_expires: Option<Instant>,
+    /// When the last consent or keepalive check went out on the pair.
+    pub last_check: Option<Instant>,
+    /// The next check while consent is paced (data flowing, recovering, WebRTC mode):
+    /// `consent_interval` ×(0.8–1.2) after the last one.
+    pub next_paced: Option<Instant>,
+    /// When the first request still unanswered went out (cleared by any answer): the pair
+    /// is Disconnected `disconnected_timeout` after it, and lost consent
+    /// `consent_timeout` after it once consent has expired too.
+    pub unanswered_since: Option<Instant>,
+    /// Application data went out since the last check (consent is then paced).
+    pub data_since_check: bool,
+    /// Send a consent check at the next opportunity (data is waiting for consent, back
+    /// from the background, the peer was heard on another pair).
+    pub check_now: bool,
 }
 
 /// Credentials, checklist and selection: everything an ICE restart replaces.
@@ -92,9 +124,8 @@ pub(super) struct Generation {
     pub nomination_sent: u32,
     /// Controlled: the highest NOMINATION value accepted.
     pub nomination_seen: Option<u32>,
-    pub consent_next: Option<Instant>,
-    pub consent_expires: Option<Instant>,
-    pub consent_sent: Option<Instant>,
+    /// Liveness of the selected pair (see `super::consent` and `super::keepalive`).
+    pub liveness: Liveness,
     /// Outstanding server-reflexive requests.
     pub gathering: usize,
     /// The remote candidate of a selected pair lost with its local socket: after a
@@ -135,9 +166,7 @@ impl Generation {
             nomination_deadline: None,
             nomination_sent: 0,
             nomination_seen: None,
-            consent_next: None,
-            consent_expires: None,
-            consent_sent: None,
+            liveness: Liveness::default(),
             gathering: 0,
             recover_remote: None,
             recover_probes: 0,
@@ -145,6 +174,13 @@ impl Generation {
             remotes_at_selection: 0,
             locals_at_selection: 0,
         }
+    }
+
+    /// The selected pair is gone (its socket, consent, a failed nomination): forget it
+    /// and its liveness state.
+    pub(super) fn clear_selection(&mut self) {
+        self.selected = None;
+        self.liveness = Liveness::default();
     }
 
     /// (local base, remote address) of a pair.

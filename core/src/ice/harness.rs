@@ -90,6 +90,8 @@ pub(super) struct Node {
     pub sockets: Vec<SocketAddr>,
     pub events: Vec<(Duration, IceEvent)>,
     pub data: Vec<(Duration, Vec<u8>)>,
+    /// When each datagram this node sent left (UDP, lost ones included).
+    pub sent: Vec<Duration>,
 }
 
 struct Packet {
@@ -132,6 +134,7 @@ impl Net {
             sockets: Vec::new(),
             events: Vec::new(),
             data: Vec::new(),
+            sent: Vec::new(),
         };
         Net {
             start,
@@ -214,6 +217,8 @@ impl Net {
     }
 
     fn send(&mut self, i: usize, from: SocketAddr, to: SocketAddr, bytes: Vec<u8>) {
+        let at = self.elapsed();
+        self.nodes[i].sent.push(at);
         let src = match &mut self.nodes[i].nat {
             Some(nat) => nat.outbound(from, to),
             None => from,

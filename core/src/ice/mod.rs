@@ -27,6 +27,7 @@ mod config;
 mod consent;
 mod gather;
 mod generation;
+mod keepalive;
 mod nominate;
 mod pacer;
 mod pair;
@@ -62,7 +63,9 @@ pub use candidate::{
     Candidate, CandidateAddress, CandidateParseError, CandidateType, Foundation, TcpType, Transport,
 };
 pub use checklist::{CheckListConfig, CheckListError};
-pub use config::{IceConfig, IceError, NominationMode, TransportPolicy, RENOMINATION_OPTION};
+pub use config::{
+    IceConfig, IceError, KeepaliveTiming, NominationMode, TransportPolicy, RENOMINATION_OPTION,
+};
 pub use pair::PairState;
 pub use priority::NetworkCost;
 pub use relay::{RelayServer, RelayStats, RelayStreamTransmit, TlsName};

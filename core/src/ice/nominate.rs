@@ -230,8 +230,6 @@ impl IceAgent {
 
     /// Makes `key` the selected pair of generation `gid`.
     pub(super) fn select(&mut self, now: Instant, gid: u32, key: PairKey) {
-        let timeout = self.config.consent_timeout;
-        let first = self.consent_delay();
         let Some(g) = self.generation_mut(gid) else {
             return;
         };
@@ -249,9 +247,7 @@ impl IceAgent {
         }
         g.pair_data(key).nominated = true;
         if changed {
-            g.consent_expires = Some(after(now, timeout));
-            g.consent_next = Some(after(now, first));
-            g.consent_sent = None;
+            self.liveness_on_select(now, gid, key);
         }
         if gid == self.current.id && self.previous.is_some() {
             // Make-before-break: the new generation carries data now.

@@ -294,14 +294,18 @@ impl IceAgent {
             return;
         };
         let config = match kind {
-            // RFC 7675 consent checks are not retransmitted the usual way:
-            // the next check comes soon enough.
+            // RFC 7675 §5.1: each consent request is transmitted once; it counts as
+            // unanswered after `disconnected_timeout`.
             CheckKind::Consent => crate::stun::transaction::TransactionConfig {
-                rto: Duration::from_secs(3),
+                rto: self
+                    .config
+                    .disconnected_timeout
+                    .max(Duration::from_millis(1)),
                 max_rto: None,
                 max_transmissions: 1,
                 final_wait_factor: 1,
             },
+            CheckKind::Keepalive => super::keepalive::KEEPALIVE_TRANSACTION,
             _ => self.config.check_transaction,
         };
         let ctx = TxContext::Check {

@@ -528,6 +528,17 @@ impl IceAgent {
         None
     }
 
+    /// Every TURN refresh that would need its own wake-up before `horizon` goes out now
+    /// (see [`super::keepalive`]).
+    pub(super) fn relays_refresh_before(&mut self, now: Instant, horizon: Instant) {
+        for r in &mut self.relays.list {
+            let n = r.client.refresh_due_before(now, horizon);
+            if n > 0 {
+                log::trace!("ice: {n} TURN refreshes to {} ride along", r.server);
+            }
+        }
+    }
+
     /// When the TURN clients' timers are due.
     #[must_use]
     pub(super) fn relay_poll_timeout(&self) -> Option<Instant> {

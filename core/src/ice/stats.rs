@@ -49,8 +49,26 @@ pub struct Counters {
     pub prflx_local_learned: u64,
     /// Selected pairs that lost consent.
     pub consent_lost: u64,
-    /// Check transactions started (ordinary, nomination and consent).
+    /// Check transactions started (ordinary, nomination, consent and keepalive).
     pub checks_sent: u64,
+    /// Keepalive checks started on an idle selected pair (see `ice::keepalive`).
+    pub keepalives_sent: u64,
+    /// Of those, sent early because the radio was up anyway.
+    pub keepalives_coalesced: u64,
+    /// Consent checks started (data flowing, recovering, data waiting, WebRTC mode).
+    pub consent_checks_sent: u64,
+    /// Keepalive checks that went unanswered through all their retransmissions.
+    pub keepalive_timeouts: u64,
+    /// Consent checks that went unanswered.
+    pub consent_timeouts: u64,
+    /// Answers on the selected pair whose XOR-MAPPED-ADDRESS changed: this side's NAT
+    /// mapping was lost and made again.
+    pub mapped_changes: u64,
+    /// Datagrams that waited for consent to be refreshed before leaving.
+    pub held: u64,
+    /// Datagrams dropped while waiting for consent (the queue was full, or consent was
+    /// lost).
+    pub held_dropped: u64,
 }
 
 /// One candidate pair of the current generation, like WebRTC's `RTCIceCandidatePairStats`.
