@@ -11,6 +11,7 @@ use pinhole::nat::discovery::{
 };
 use pinhole::nat::lifetime::{LifetimeConfig, LifetimeError, LifetimeProbe};
 use pinhole::stun::server::{BindingServer, ServerConfig};
+use pinhole::stun::transaction::TransactionConfig;
 use pinhole::stun::{encode_to_vec, Attribute, Class, ErrorCode, Message, MessageType, Method};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -647,4 +648,40 @@ fn lifetime_bounds_of_any_size_are_deadlines_not_panics() {
     let wake = p.poll_timeout().unwrap();
     assert!(wake > t0 + Duration::from_secs(365 * 24 * 3600));
     assert!(p.poll_transmit().is_none() && !p.is_done());
+}
+
+fn single_trial(nat_timeout: Duration, idle: Duration) -> (LifetimeProbe, Duration) {
+    let mut nat = Nat::new(EndpointIndependent, AddressAndPortDependent);
+    nat.timeout = nat_timeout;
+    let mut world = World::new(Some(nat), false);
+    let (x, y) = (a("10.0.0.2:5000"), a("10.0.0.2:5001"));
+    let p = LifetimeProbe::single_trial(
+        world.now,
+        a(PRIMARY),
+        [x, y],
+        idle,
+        TransactionConfig::gathering(),
+        &mut StdRng::seed_from_u64(4),
+    )
+    .unwrap();
+    let mut client = Lifetime(p, x, y);
+    let took = world.run(&mut client);
+    (client.0, took)
+}
+
+#[test]
+fn a_single_trial_answers_one_question_and_stops() {
+    for (timeout, idle, survived) in [(30, 25, true), (30, 35, false), (10, 0, true)] {
+        let (p, took) = single_trial(Duration::from_secs(timeout), Duration::from_secs(idle));
+        let r = p.result().unwrap().as_ref().unwrap();
+        let trial = pinhole::nat::lifetime::Trial {
+            idle: Duration::from_secs(idle),
+            survived,
+        };
+        assert_eq!(r.trials, vec![trial], "{timeout} s NAT, {idle} s idle");
+        // No T = 0 check first, no search after: the idle time plus round trips, or an
+        // unanswered probe's retransmissions.
+        assert!(took >= Duration::from_secs(idle), "{took:?}");
+        assert!(took <= Duration::from_secs(idle + 6), "{took:?}");
+    }
 }

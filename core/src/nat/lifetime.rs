@@ -192,6 +192,8 @@ pub struct LifetimeProbe {
     trials: Vec<Trial>,
     result: Option<Result<LifetimeReport, LifetimeError>>,
     dropped: u64,
+    /// One trial of a given idle time, no search (see [`LifetimeProbe::single_trial`]).
+    single: bool,
 }
 
 impl LifetimeProbe {
@@ -232,6 +234,50 @@ impl LifetimeProbe {
             trials: Vec::new(),
             result: None,
             dropped: 0,
+            single: false,
+        };
+        p.learn(now);
+        Ok(p)
+    }
+
+    /// One trial with idle time `idle` on sockets `[x, y]` (as for [`LifetimeProbe::new`])
+    /// and no search: the report then holds exactly one [`Trial`]. With `idle` zero it is the method check (the server honours
+    /// RESPONSE-PORT and both sockets share the NAT's IP), failing as [`LifetimeProbe::new`]'s
+    /// first trial does. A caller that runs its own search (the keepalive policy, which
+    /// stretches its interval after every survived trial) drives one of these per step.
+    pub fn single_trial<R: RngCore + ?Sized>(
+        now: Instant,
+        server: SocketAddr,
+        [x, y]: [SocketAddr; 2],
+        idle: Duration,
+        transaction: TransactionConfig,
+        rng: &mut R,
+    ) -> Result<Self, LifetimeError> {
+        if x == y {
+            return Err(LifetimeError::InvalidConfig(
+                "sockets X and Y must be two different sockets",
+            ));
+        }
+        transaction.validate()?;
+        let mut p = LifetimeProbe {
+            sockets: [x, y],
+            config: LifetimeConfig {
+                server,
+                min: idle,
+                max: idle,
+                resolution: Duration::from_secs(1),
+                transaction,
+            },
+            rng: SmallRng::seed_from_u64(rng.next_u64()),
+            table: Transactions::new(),
+            phase: Phase::Learning,
+            idle,
+            survived: None,
+            expired: None,
+            trials: Vec::new(),
+            result: None,
+            dropped: 0,
+            single: true,
         };
         p.learn(now);
         Ok(p)
@@ -419,7 +465,7 @@ impl LifetimeProbe {
                 self.expired = Some(self.expired.map_or(idle, |e| e.min(idle)));
             }
         }
-        match self.next_idle() {
+        match self.next_idle().filter(|_| !self.single) {
             Some(next) => {
                 self.idle = next;
                 self.learn(now);
