@@ -36,6 +36,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod ice;
+pub mod keepalive;
 pub mod nat;
 pub mod netchange;
 pub mod portmap;
