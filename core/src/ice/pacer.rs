@@ -138,12 +138,16 @@ impl IceAgent {
 
     /// Whether the pacer has something to send (so that `poll_timeout` may
     /// name the next Ta tick).
+    /// A failed agent sends no checks (`run_pacer`), so it has no Ta tick either.
     pub(super) fn has_check_work(&self) -> bool {
-        self.find_next_check(false).is_some()
+        !self.failed && self.find_next_check(false).is_some()
     }
 
     /// The relayed pairs' next Ta tick, when they have something to send.
     pub(super) fn relay_check_timeout(&self) -> Option<Instant> {
+        if self.failed {
+            return None;
+        }
         self.find_next_check(true).and(self.relays.next_check_at)
     }
 
