@@ -595,7 +595,14 @@ impl IceAgent {
         self.run_pacer(now);
         self.run_recovery_probes(now);
         self.update_gathering_state();
+        let before = self.state;
         self.update_connection_state(now);
+        if self.state == ConnectionState::Disconnected && before != self.state {
+            // Judged silent just now (a check went unanswered): a pair the peer was
+            // heard on since may take over at once rather than at the next timer.
+            self.run_nomination(now);
+            self.update_connection_state(now);
+        }
     }
 
     pub(super) fn set_state(&mut self, s: ConnectionState) {

@@ -208,10 +208,7 @@ impl IceAgent {
             return;
         };
         let l = &mut g.liveness;
-        let recent = l
-            .last_check
-            .or(l.selected_at)
-            .is_some_and(|t| now < after(t, pace));
+        let recent = l.last_check.is_some_and(|t| now < after(t, pace));
         if sel != key && !recent && l.unanswered_since.is_none() {
             l.check_now = true;
         }

@@ -145,6 +145,11 @@ pub struct IceStats {
 }
 
 impl IceAgent {
+    /// The counters alone (cheap: no per-pair snapshot).
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
     /// A statistics snapshot: cheap enough to take every second (one allocation per
     /// pair).
     pub fn stats(&self) -> IceStats {

@@ -55,7 +55,7 @@ pub struct KeepaliveConfig {
     /// See `margin_percent`.
     pub min_margin: Duration,
     /// The lifetime search stops when the survived and expired idle times are this
-    /// close, relative to the survived one (default 3 %) …
+    /// close, relative to the survived one (default 5 %: half the margin) …
     pub resolution_percent: u32,
     /// … or this close in absolute terms, whichever is larger (default 0.5 s).
     pub min_resolution: Duration,
@@ -85,7 +85,7 @@ impl Default for KeepaliveConfig {
             floor: Duration::from_secs(4),
             margin_percent: 10,
             min_margin: Duration::from_millis(1500),
-            resolution_percent: 3,
+            resolution_percent: 5,
             min_resolution: Duration::from_millis(500),
             probe: true,
             reprobe_after: Some(Duration::from_secs(3600)),

@@ -25,7 +25,7 @@
 //!    ([`crate::nat::LifetimeProbe::single_trial`]) runs on two spare sockets behind the
 //!    same NAT, one trial at a time: first a zero-idle check that the STUN server honours
 //!    RESPONSE-PORT, then idle times doubling from the interval until a mapping dies, then
-//!    bisection down to 3 % (at least 0.5 s). After every trial the interval becomes the
+//!    bisection down to 5 % (at least 0.5 s). After every trial the interval becomes the
 //!    longest survived idle time minus a margin of 10 % (at least 1.5 s: a lost
 //!    keepalive's retransmissions at +0.5 s and +1.5 s still refresh the mapping in time).
 //!    So a 120 s NAT ends at ~106 s, 34 packets an hour against the physical 30.

@@ -76,6 +76,9 @@ pub struct KeepalivePolicy {
     trials: u64,
     losses: u64,
     settled_at: Option<Instant>,
+    /// A loss snapped the interval back and no trial finished since: more evidence from
+    /// the same breakage says nothing new about the NAT.
+    snapped: bool,
 }
 
 impl KeepalivePolicy {
@@ -94,6 +97,7 @@ impl KeepalivePolicy {
             trials: 0,
             losses: 0,
             settled_at: None,
+            snapped: false,
         };
         p.reset();
         p
@@ -147,6 +151,7 @@ impl KeepalivePolicy {
         self.trials = 0;
         self.losses = 0;
         self.settled_at = None;
+        self.snapped = false;
         self.phase = if self.adaptive() {
             Phase::Probing
         } else {
@@ -213,9 +218,15 @@ impl KeepalivePolicy {
         }
     }
 
-    /// A trial of `idle` started.
+    /// A trial started.
     pub fn trial_started(&mut self) {
         self.running = true;
+    }
+
+    /// The running trial was abandoned (the app went to the background, the path
+    /// moved): its result will not come.
+    pub fn trial_abandoned(&mut self) {
+        self.running = false;
     }
 
     /// A trial of `idle` ended: the mapping `survived` it or not. Returns whether the
@@ -227,6 +238,7 @@ impl KeepalivePolicy {
             return false;
         }
         self.trials += 1;
+        self.snapped = false;
         if idle.is_zero() {
             if survived {
                 self.method_ok = true;
@@ -289,7 +301,9 @@ impl KeepalivePolicy {
 
     /// Evidence of loss: snap back at once to the start interval (or half the current
     /// one, if that is shorter; never below the floor), forget what survived, and
-    /// search again below the interval that failed. Returns whether the interval changed.
+    /// search again below the interval that failed. Further evidence before the next
+    /// probe trial finishes (the same breakage, seen again) changes nothing. Returns
+    /// whether the interval changed.
     pub fn on_loss(&mut self, now: Instant, loss: Loss) -> bool {
         log::debug!(
             "keepalive: {loss:?} at a {:?} interval: snapping back",
@@ -297,9 +311,12 @@ impl KeepalivePolicy {
         );
         let _ = now;
         self.losses += 1;
-        if self.config.mode != KeepaliveMode::Adaptive {
+        // The session abandons a running trial: its mapping may be as gone as the path's.
+        self.running = false;
+        if self.config.mode != KeepaliveMode::Adaptive || self.snapped {
             return false;
         }
+        self.snapped = true;
         let kp = self.config.for_kind(self.kind);
         let before = self.interval;
         self.interval = (before / 2).min(kp.start).max(self.config.floor);

@@ -9,6 +9,7 @@ use crate::ice::{ConnectionState, GatheringState, IceEvent};
 impl Session {
     /// Moves the agent's stream bytes and events into the session's queues.
     pub(super) fn process_agent(&mut self) {
+        self.run_keepalive(self.now);
         while let Some(t) = self.agent.poll_relay_stream_transmit() {
             self.streams.transmit(t);
         }

@@ -184,6 +184,7 @@ impl Session {
             return;
         }
         self.closed = true;
+        self.keepalive_close();
         self.agent.close();
         while let Some(t) = self.agent.poll_relay_stream_transmit() {
             self.streams.transmit(t);

@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::network_change::NetworkPolicy;
 use super::signal::Role;
 use crate::ice::IceConfig;
+use crate::keepalive::KeepaliveConfig;
 use crate::turn::TurnUrl;
 
 /// Which candidates the session uses (WebRTC's `iceTransportPolicy`, plus the reverse).
@@ -117,6 +118,10 @@ pub struct SessionConfig {
     /// runtime lists the interfaces again on each), as on the platforms without a
     /// monitor — for a host whose own connectivity callbacks should be the only source.
     pub network_monitor: bool,
+    /// How often the path carries a keepalive (default: Pinhole's adaptive policy, see
+    /// [`crate::keepalive`]). It sets the agent's keepalive timing at run time, so
+    /// `ice.keepalive` is overwritten.
+    pub keepalive: KeepaliveConfig,
     /// Advanced ICE tuning (timers, pacing, caps). Its role, server, policy and loopback
     /// fields are overwritten from the fields above.
     pub ice: IceConfig,
@@ -140,6 +145,7 @@ impl Default for SessionConfig {
             dns_timeout: Duration::from_secs(5),
             network: NetworkPolicy::default(),
             network_monitor: true,
+            keepalive: KeepaliveConfig::default(),
             ice: IceConfig::default(),
         }
     }
@@ -200,6 +206,11 @@ impl SessionConfig {
     /// Lets a pump with an OS network monitor use it (true, the default) or not.
     pub fn with_network_monitor(mut self, on: bool) -> Self {
         self.network_monitor = on;
+        self
+    }
+    /// Sets the keepalive policy.
+    pub fn with_keepalive(mut self, keepalive: KeepaliveConfig) -> Self {
+        self.keepalive = keepalive;
         self
     }
     /// Replaces the advanced ICE tuning.

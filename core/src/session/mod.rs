@@ -63,6 +63,7 @@ mod error;
 mod events;
 mod inbox;
 mod input;
+mod keepalive;
 mod nat64;
 mod network;
 mod network_change;
@@ -88,6 +89,7 @@ pub use events::{
     StreamId, StreamRequest,
 };
 pub use input::Input;
+pub use keepalive::KeepaliveStats;
 pub use network::{NetworkHint, NetworkKind};
 pub use network_change::NetworkPolicy;
 pub use signal::{Role, Signal, SignalCredentials, SignalError};
@@ -157,6 +159,7 @@ pub struct Session {
     path: Option<PathInfo>,
     role_decided: bool,
     network: network_change::NetworkState,
+    keepalive: keepalive::KeepaliveState,
     /// Candidates signaled since the last end-of-candidates of this generation.
     candidates_since_eoc: usize,
     eoc_sent: bool,
@@ -187,6 +190,8 @@ impl Session {
             turn_servers: Vec::new(),
             ..config.ice.clone()
         };
+        let mut rng = rng;
+        let keepalive = keepalive::KeepaliveState::new(config.keepalive, rng.next_u64());
         let agent = IceAgent::new(ice, rng);
         let mut names: Vec<(Purpose, String, u16)> = Vec::new();
         for (i, (host, port)) in servers.stun.iter().enumerate() {
@@ -221,6 +226,7 @@ impl Session {
             path: None,
             role_decided: false,
             network: Default::default(),
+            keepalive,
             candidates_since_eoc: 0,
             eoc_sent: false,
             restart_by_us: false,
@@ -251,6 +257,9 @@ impl Session {
             if let Some(r) = self.sockets.poll() {
                 return Output::Socket(r);
             }
+            if let Some(r) = self.keepalive.poll_request() {
+                return Output::Socket(r);
+            }
             if let Some(r) = self.resolver.poll() {
                 return Output::Resolve(r);
             }
@@ -258,6 +267,11 @@ impl Session {
                 return Output::Stream(r);
             }
             if let Some(t) = self.agent.poll_transmit() {
+                self.keepalive_wakeup(self.now);
+                return Output::Transmit(t);
+            }
+            if let Some(t) = self.keepalive.poll_transmit() {
+                self.keepalive_sending(self.now);
                 return Output::Transmit(t);
             }
             if let Some(e) = self.events.pop_front() {
@@ -283,7 +297,10 @@ impl Session {
         } else {
             self.agent.poll_timeout()
         };
-        [self.resolver.poll_timeout(), a, self.network_timeout()]
+        let k = (!self.closed && !self.network.background)
+            .then(|| self.keepalive.poll_timeout())
+            .flatten();
+        [self.resolver.poll_timeout(), a, self.network_timeout(), k]
             .into_iter()
             .flatten()
             .min()
@@ -299,6 +316,9 @@ impl Session {
         if !self.closed {
             self.agent.handle_timeout(now);
             self.run_network(now);
+            if !self.network.background {
+                self.keepalive_timeout(now);
+            }
         }
     }
 
@@ -314,6 +334,10 @@ impl Session {
         self.now = now;
         match input {
             Input::Datagram { local, from, data } => {
+                if self.keepalive.owns(local) {
+                    self.keepalive_datagram(now, local, from, data);
+                    return;
+                }
                 let _ = self
                     .agent
                     .handle_input(now, IceInput::Receive { local, from, data });
@@ -332,17 +356,29 @@ impl Session {
                 if self.closed {
                     return;
                 }
+                if self.keepalive.expects(addr.ip()) && !self.sockets.expects(addr.ip()) {
+                    self.keepalive_bound(now, addr);
+                    return;
+                }
                 if self.sockets.bound(addr) && self.started {
                     self.add_socket(now, addr);
                 }
                 self.retire_sockets(now);
             }
             Input::SocketFailed { ip, reason } => {
+                if self.keepalive.expects(ip) && !self.sockets.expects(ip) {
+                    self.keepalive_socket_lost(ip, reason);
+                    return;
+                }
                 log::warn!("session: cannot bind a UDP socket on {ip}: {reason}");
                 self.sockets.failed(ip);
                 self.retire_sockets(now);
             }
             Input::SocketClosed { addr } => {
+                if self.keepalive.owns(addr) {
+                    self.keepalive_socket_lost(addr.ip(), "the pump closed it");
+                    return;
+                }
                 if self.sockets.closed(addr) && self.started && !self.closed {
                     let _ = self.agent.remove_local_socket(now, addr);
                 }

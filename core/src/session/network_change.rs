@@ -90,6 +90,7 @@ impl Session {
         log::debug!("session: network changed: {hint:?}");
         let was_none = self.network.hint.kind == NetworkKind::None;
         self.network.hint = hint;
+        self.keepalive_network(now);
         if was_none && hint.kind != NetworkKind::None {
             self.major(now, Major::Online);
         }
@@ -106,6 +107,9 @@ impl Session {
         }
         self.network.background = !foreground;
         self.agent.set_background(now, !foreground);
+        if !foreground {
+            self.keepalive_background();
+        }
         if foreground {
             self.sockets.replace_all(self.config.port);
             self.major(now, Major::Resumed);

@@ -146,6 +146,11 @@ impl Sockets {
         gone
     }
 
+    /// Whether a bind for `ip` is outstanding.
+    pub(super) fn expects(&self, ip: IpAddr) -> bool {
+        self.pending.contains(&ip)
+    }
+
     /// Binds outstanding.
     pub(super) fn binding(&self) -> bool {
         !self.pending.is_empty()

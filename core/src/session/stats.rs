@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use super::events::{PathInfo, SessionState};
-use super::{Counters, Session};
+use super::{Counters, KeepaliveStats, Session};
 use crate::ice::{IceStats, RelayStats};
 
 /// A snapshot of one session.
@@ -38,6 +38,8 @@ pub struct SessionStats {
     pub ice: IceStats,
     /// Every TURN relay's state.
     pub relays: Vec<RelayStats>,
+    /// The keepalive policy: interval, what the lifetime probe found, losses.
+    pub keepalive: KeepaliveStats,
 }
 
 impl SessionStats {
@@ -65,6 +67,7 @@ impl SessionStats {
             peer_credentials: s.inbox.has_credentials(),
             ice: s.agent.stats(),
             relays: s.agent.relay_stats(),
+            keepalive: s.keepalive_stats(),
         }
     }
 
@@ -116,6 +119,25 @@ impl SessionStats {
                 })
             })
             .collect();
+        let k = &self.keepalive;
+        let secs = |d: Option<std::time::Duration>| d.map(|d| d.as_secs_f64());
+        let keepalive = json!({
+            "kind": k.policy.kind.as_str(),
+            "interval_s": k.policy.interval.as_secs_f64(),
+            "phase": match &k.policy.phase {
+                crate::keepalive::Phase::Probing => "probing".to_string(),
+                crate::keepalive::Phase::Settled => "settled".to_string(),
+                crate::keepalive::Phase::Unavailable(why) => format!("unavailable: {why}"),
+                _ => "off".to_string(),
+            },
+            "survived_s": secs(k.policy.survived),
+            "expired_s": secs(k.policy.expired),
+            "trials": k.policy.trials,
+            "losses": k.policy.losses,
+            "keepalives_sent": k.keepalives_sent,
+            "probe_datagrams": k.probe_datagrams,
+            "held": k.held,
+        });
         json!({
             "state": self.state.as_str(),
             "path": path,
@@ -137,6 +159,7 @@ impl SessionStats {
             "checks_sent": c.checks_sent,
             "pairs": pairs,
             "relays": relays,
+            "keepalive": keepalive,
         })
     }
 }
