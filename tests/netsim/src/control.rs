@@ -14,6 +14,7 @@ use crate::trace::Trace;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::Path;
+use std::time::Duration;
 
 impl Sim {
     /// Adds a routing segment. A network without an upstream gateway (the core)
@@ -192,6 +193,17 @@ impl Sim {
                 }
             }
         }
+    }
+
+    /// The NAT's UDP idle timeout changes to `timeout`, from each mapping's next packet
+    /// on ([`crate::Nat::set_mapping_timeout`]).
+    pub fn nat_set_mapping_timeout(&mut self, g: GatewayId, timeout: Duration) {
+        let gw = &mut self.gateways[g.0];
+        gw.nat.set_mapping_timeout(timeout);
+        let now = self.clock.elapsed();
+        let name = &gw.name;
+        self.trace
+            .line(now, || format!("nat {name}: UDP timeout now {timeout:?}"));
     }
 
     /// Adds a host on gateway `g`'s inside network with address `lan_ip` (the box's

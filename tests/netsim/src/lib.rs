@@ -50,7 +50,7 @@ pub use firewall::Firewall;
 pub use firewall6::{Firewall6, Firewall6Config, Firewall6Drop, Firewall6Stats};
 pub use link::{LinkConfig, LinkDrop, LinkSpec, LinkStats};
 pub use nat::{
-    Behaviour, Mapping, Nat, NatConfig, NatDrop, NatStats, PortAssignment, StaticConflict,
+    Behaviour, Expiry, Mapping, Nat, NatConfig, NatDrop, NatStats, PortAssignment, StaticConflict,
     StaticMapping,
 };
 pub use nat64::Nat64Config;

@@ -136,6 +136,9 @@ pub struct Mapping {
     pub external_port: u16,
     /// Last refresh (virtual offset).
     pub last_active: Duration,
+    /// The idle timeout it got at its last refresh (a changed `mapping_timeout` applies
+    /// from a mapping's next packet on, as Linux conntrack does with a changed sysctl).
+    pub timeout: Duration,
     /// Remote endpoints this mapping sent to, with their last activity (for filtering).
     pub permissions: BTreeMap<SocketAddr, Duration>,
 }
@@ -158,6 +161,16 @@ pub enum StaticConflict {
     PortTaken,
     /// No free port in the pool.
     PoolExhausted,
+}
+
+/// A mapping that expired (the NAT's history, for tests that count losses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expiry {
+    pub proto: Proto,
+    pub internal: SocketAddr,
+    pub external_port: u16,
+    /// When it expired (virtual offset).
+    pub at: Duration,
 }
 
 /// A note for the trace about what the table did.
@@ -194,6 +207,7 @@ pub struct Nat {
     next_expiry: Option<Duration>,
     pub stats: NatStats,
     pub(crate) notes: Vec<NatNote>,
+    expired: Vec<Expiry>,
 }
 
 impl Nat {
@@ -210,7 +224,20 @@ impl Nat {
             next_expiry: None,
             stats: NatStats::default(),
             notes: Vec::new(),
+            expired: Vec::new(),
         }
+    }
+
+    /// Every mapping that expired so far, in order.
+    pub fn expirations(&self) -> &[Expiry] {
+        &self.expired
+    }
+
+    /// A new idle timeout for UDP mappings, from each mapping's next packet on (Linux
+    /// conntrack with a changed `nf_conntrack_udp_timeout`): a mapping keeps the expiry
+    /// it has until then.
+    pub fn set_mapping_timeout(&mut self, timeout: Duration) {
+        self.cfg.mapping_timeout = timeout;
     }
 
     /// The external (public) addresses, one per family at most used.
@@ -258,7 +285,7 @@ impl Nat {
         let expired: Vec<MapKey> = self
             .mappings
             .iter()
-            .filter(|(_, m)| now >= m.last_active + self.timeout(m.proto))
+            .filter(|(_, m)| now >= m.last_active + m.timeout)
             .map(|(k, _)| *k)
             .collect();
         for k in expired {
@@ -267,20 +294,15 @@ impl Nat {
         let before = self.statics.len();
         self.statics.retain(|_, st| st.expires > now);
         self.stats.static_expired += (before - self.statics.len()) as u64;
-        let udp_t = self.cfg.mapping_timeout;
         self.poisoned.retain(|_, exp| *exp > now);
         for m in self.mappings.values_mut() {
-            let t = if m.proto == Proto::Udp {
-                udp_t
-            } else {
-                self.cfg.tcp_timeout
-            };
+            let t = m.timeout;
             m.permissions.retain(|_, last| *last + t > now);
         }
         self.next_expiry = self
             .mappings
             .values()
-            .map(|m| m.last_active + self.timeout(m.proto))
+            .map(|m| m.last_active + m.timeout)
             .chain(self.statics.values().map(|st| st.expires))
             .min();
     }
@@ -375,7 +397,13 @@ impl Nat {
             let v6 = m.internal.is_ipv6();
             self.by_port.remove(&(m.proto, v6, m.external_port));
             self.stats.mappings_expired += 1;
-            let at = m.last_active + self.timeout(m.proto);
+            let at = m.last_active + m.timeout;
+            self.expired.push(Expiry {
+                proto: m.proto,
+                internal: m.internal,
+                external_port: m.external_port,
+                at,
+            });
             self.notes.push(NatNote::Expired {
                 proto: m.proto,
                 internal: m.internal,
@@ -388,7 +416,7 @@ impl Nat {
     fn live(&mut self, k: &MapKey, now: Duration) -> bool {
         match self.mappings.get(k) {
             None => false,
-            Some(m) if now >= m.last_active + self.timeout(m.proto) => {
+            Some(m) if now >= m.last_active + m.timeout => {
                 self.remove(*k);
                 false
             }
@@ -513,6 +541,7 @@ impl Nat {
                     internal: src,
                     external_port: port,
                     last_active: now,
+                    timeout: self.timeout(proto),
                     permissions: BTreeMap::new(),
                 },
             );
@@ -527,8 +556,10 @@ impl Nat {
                 remote: dst,
             });
         }
+        let timeout = self.timeout(proto);
         let m = self.mappings.get_mut(&key).expect("live mapping");
         m.last_active = now;
+        m.timeout = timeout;
         m.permissions.insert(dst, now);
         self.stats.translated_out += 1;
         Ok(SocketAddr::new(ext_ip, m.external_port))
@@ -571,7 +602,8 @@ impl Nat {
         let filtering = self.cfg.filtering;
         let refresh = self.cfg.inbound_refresh;
         let m = self.mappings.get_mut(&key).expect("live mapping");
-        let fresh = |last: &Duration| now < *last + timeout;
+        let held = m.timeout;
+        let fresh = |last: &Duration| now < *last + held;
         let allowed: Vec<SocketAddr> = m
             .permissions
             .iter()
@@ -592,6 +624,7 @@ impl Nat {
         }
         if refresh {
             m.last_active = now;
+            m.timeout = timeout;
             for p in allowed {
                 m.permissions.insert(p, now);
             }
