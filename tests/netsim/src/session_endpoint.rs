@@ -117,6 +117,12 @@ pub struct SessionEndpoint {
     /// Datagrams to or from a socket the session does not have (closed, or
     /// never bound): dropped, as a kernel would.
     pub stray: u64,
+    /// Every datagram sent: virtual time since creation, from, to.
+    pub sent: Vec<(Duration, SocketAddr, SocketAddr)>,
+    /// Datagrams received on a bound socket.
+    pub received: u64,
+    /// Ports a bind for port 0 may use.
+    spare_ports: Vec<u16>,
     outbox: VecDeque<(Instant, String)>,
     out: VecDeque<Datagram>,
     tcp_out: VecDeque<TcpCommand>,
@@ -156,6 +162,9 @@ impl SessionEndpoint {
             data: Vec::new(),
             socket_log: Vec::new(),
             stray: 0,
+            sent: Vec::new(),
+            received: 0,
+            spare_ports: Vec::new(),
             outbox: VecDeque::new(),
             out: VecDeque::new(),
             tcp_out: VecDeque::new(),
@@ -181,9 +190,23 @@ impl SessionEndpoint {
         self.drain(now);
     }
 
+    /// Binds for port 0 (the keepalive probe's spare sockets) use these ports; attach
+    /// the endpoint on [`SessionEndpoint::ports`].
+    pub fn with_spare_ports(mut self, ports: &[u16]) -> Self {
+        self.spare_ports = ports.to_vec();
+        self
+    }
+
     /// The UDP port every socket is bound on.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Every port the endpoint binds: [`SessionEndpoint::port`] and the spare ones.
+    pub fn ports(&self) -> Vec<u16> {
+        std::iter::once(self.port)
+            .chain(self.spare_ports.iter().copied())
+            .collect()
     }
 
     /// The session (state, path, stats, and the agent through
@@ -290,6 +313,7 @@ impl SessionEndpoint {
                 Output::Stream(r) => self.on_stream(now, r),
                 Output::Transmit(t) => {
                     if self.bound.contains(&t.from) {
+                        self.sent.push((at, t.from, t.to));
                         self.out.push_back(Datagram::new(t.from, t.to, t.bytes));
                     } else {
                         self.stray += 1;
@@ -316,10 +340,27 @@ impl SessionEndpoint {
     fn on_socket(&mut self, now: Instant, at: Duration, r: SocketRequest) {
         self.socket_log.push((at, r.clone()));
         match r {
-            SocketRequest::Bind { ip, .. } => {
+            SocketRequest::Bind { ip, port } => {
                 let exists = self.host_addrs.as_ref().is_none_or(|a| a.contains(&ip));
+                let port = if port == 0 {
+                    let free = self
+                        .spare_ports
+                        .iter()
+                        .copied()
+                        .find(|p| !self.bound.contains(&SocketAddr::new(ip, *p)));
+                    let Some(p) = free else {
+                        let reason =
+                            "netsim: no spare port left (SessionEndpoint::with_spare_ports)";
+                        self.session
+                            .handle_input(now, Input::SocketFailed { ip, reason });
+                        return;
+                    };
+                    p
+                } else {
+                    self.port
+                };
                 if exists {
-                    let addr = SocketAddr::new(ip, self.port);
+                    let addr = SocketAddr::new(ip, port);
                     if !self.bound.contains(&addr) {
                         self.bound.push(addr);
                     }
@@ -417,6 +458,7 @@ impl Endpoint for SessionEndpoint {
             self.stray += 1;
             return;
         }
+        self.received += 1;
         self.rx = Some((d.dst, d.src));
         let input = Input::Datagram {
             local: d.dst,

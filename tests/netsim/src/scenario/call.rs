@@ -290,6 +290,50 @@ impl Call {
         s
     }
 
+    /// A call between the peers `build` puts in the net (Alice first), with the
+    /// endpoints `endpoint(side, start, rng)` makes, each attached on its
+    /// [`SessionEndpoint::ports`]; IPv4 STUN and TURN servers as in [`Call::start`].
+    pub fn start_with(
+        seed: u64,
+        build: impl FnOnce(&mut Internet) -> (Peer, Peer),
+        endpoint: impl Fn(usize, Instant, rand::rngs::StdRng) -> SessionEndpoint,
+        signaling: SignalingLoss,
+        trickle: bool,
+    ) -> Call {
+        let mut net = Internet::new(seed);
+        let stun = net.server("stun", &[STUN_SERVER.ip()]);
+        let server = StunServerEndpoint::new(ServerConfig::new(STUN_SERVER)).expect("valid");
+        net.attach(stun, server);
+        let turn_host = net.server("turn", &[TURN_SERVER.ip()]);
+        let (user, pass) = TURN_USER;
+        let turn = net.attach(
+            turn_host,
+            TurnServerModel::new(TurnConfig::new(TURN_SERVER.ip()).with_user(user, pass)),
+        );
+        let (alice, bob) = build(&mut net);
+        let start = net.now();
+        let mut eps = Vec::new();
+        for (i, host) in [alice.host, bob.host].into_iter().enumerate() {
+            let ep = endpoint(i, start, net.fork_rng());
+            let ports = ep.ports();
+            eps.push(net.attach_on_ports(host, &ports, ep));
+        }
+        let mut s = Call {
+            net,
+            alice,
+            bob,
+            eps: [eps[0], eps[1]],
+            turn,
+            channel: Channel::new(signaling, seed),
+            start,
+            signal_errors: Vec::new(),
+            trickle,
+            held: [Vec::new(), Vec::new()],
+        };
+        s.collect_signals();
+        s
+    }
+
     /// Side `i`'s endpoint.
     pub fn ep(&self, i: usize) -> &SessionEndpoint {
         self.net.endpoint(self.eps[i])
@@ -346,7 +390,11 @@ impl Call {
                 (Some(a), Some(b)) => a.min(b),
                 (a, b) => match a.or(b) {
                     Some(t) => t,
-                    None => return false,
+                    // Nothing will ever happen: time passes anyway.
+                    None => {
+                        self.net.run_until(until);
+                        return stop(self);
+                    }
                 },
             };
             if next > until {
