@@ -40,6 +40,7 @@ pub mod bound;
 mod call;
 pub mod dual_stack;
 pub mod exchange;
+pub mod keepalive;
 pub mod roam;
 pub mod signaling;
 pub mod table;
