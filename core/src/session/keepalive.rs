@@ -251,7 +251,9 @@ impl Session {
     /// A bind answer for the probe.
     pub(super) fn keepalive_bound(&mut self, now: Instant, addr: SocketAddr) {
         let k = &mut self.keepalive;
-        k.pending.retain(|ip| *ip != addr.ip());
+        if let Some(i) = k.pending.iter().position(|ip| *ip == addr.ip()) {
+            k.pending.remove(i);
+        }
         if k.ip != Some(addr.ip()) || k.ready() {
             k.requests.push_back(SocketRequest::Close { addr });
             return;

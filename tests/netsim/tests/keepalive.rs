@@ -144,3 +144,155 @@ fn the_first_datagram_after_an_idle_hour_waits_at_most_one_round_trip() {
         }
     }
 }
+
+/// A relayed path (symmetric NAT on both sides, 120 s timeouts): on the side whose
+/// relay carries the path, every TURN refresh (allocation, permissions, channel) rides on
+/// a keepalive's wake-up (here its answers to the peer's keepalives), none needs one of
+/// its own, and the relay stays allocated through 40 idle minutes.
+#[test]
+fn turn_refreshes_ride_on_the_keepalive_wake_ups() {
+    use pinhole::ice::CandidateType;
+    use pinhole::session::{NetworkHint, NetworkKind, PathKind};
+    use pinhole::turn::TurnState;
+    use pinhole_netsim::scenario::SignalingLoss;
+    use pinhole_netsim::scenario::{keepalive::wakeups, session_config, Call, ICE_PORT};
+    use pinhole_netsim::session_endpoint::SessionEndpoint;
+    use pinhole_netsim::{LinkSpec, Preset};
+
+    let access = LinkSpec::latency(Duration::from_millis(50));
+    let mut s = Call::start_with(
+        7,
+        |net| {
+            (
+                net.peer_with_link("alice", Preset::Symmetric, access.clone()),
+                net.peer_with_link("bob", Preset::Symmetric, access.clone()),
+            )
+        },
+        |i, start, rng| {
+            SessionEndpoint::new(start, session_config(i), rng)
+                .unwrap()
+                .with_spare_ports(&[ICE_PORT + 1, ICE_PORT + 2])
+        },
+        SignalingLoss::default(),
+        true,
+    );
+    for i in 0..2 {
+        let now = s.net.now();
+        s.ep_mut(i).call(now, |sess, now| {
+            sess.network_changed(now, NetworkHint::new(NetworkKind::Cellular))
+        });
+    }
+    let end = s.start + Duration::from_secs(40 * 60);
+    s.run(end, |_| false);
+    assert_eq!(s.ep(0).path().map(|p| p.kind), Some(PathKind::Relay));
+    // The side whose own relay carries the path.
+    let side = (0..2)
+        .find(|&i| s.ep(i).path().unwrap().local.kind == CandidateType::Relayed)
+        .expect("a relayed local candidate");
+    let ep = s.ep(side);
+    let ka = ep.session().keepalive_stats();
+    let settled = ka.policy.settled_at.expect("the probe settled") - s.start;
+    let interval = ka.policy.interval;
+    assert!(interval > Duration::from_secs(90), "{interval:?}");
+    let relayed = ep.path().unwrap().local_socket;
+    let relay = ep
+        .session()
+        .agent()
+        .relay_stats()
+        .into_iter()
+        .find(|r| r.relayed == Some(relayed))
+        .unwrap();
+    assert_eq!(
+        (relay.state, relay.error.clone()),
+        (TurnState::Allocated, None)
+    );
+    // From the settled interval on: this side's transmits to the TURN server, in bursts.
+    let times: Vec<Duration> = ep
+        .sent
+        .iter()
+        .filter(|(t, _, to)| *t > settled && *to == relay.server)
+        .map(|(t, _, _)| *t)
+        .collect();
+    let window = s.elapsed() - settled;
+    let bursts = wakeups(&times);
+    let periods = (window.as_secs_f64() / interval.as_secs_f64()).ceil() as usize;
+    assert!(
+        bursts <= periods + 1,
+        "{bursts} wake-ups in {window:?} at {interval:?}"
+    );
+    // The refreshes did go out, inside those bursts: the allocation every ≤ 480 s, the
+    // permissions every ≤ 240 s, the channel.
+    let refreshes = times.len() - bursts;
+    eprintln!(
+        "relay side {side}: {} datagrams to the TURN server in {bursts} wake-ups over {window:?} \
+         at a {interval:?} interval ({refreshes} refreshes rode along)",
+        times.len()
+    );
+    assert!(
+        refreshes as f64 >= window.as_secs_f64() / 240.0,
+        "{refreshes} packets beside the keepalives in {window:?}"
+    );
+    // And the relay still carries data both ways after 40 idle minutes.
+    let x = pinhole_netsim::scenario::exchange::exchange(&mut s);
+    assert!(x.both_ways() && x.through_relay() == Some(true), "{x:?}");
+}
+
+/// The probe's spare sockets are the session's own business: bound on request (port 0),
+/// never offered as candidates, closed with the session.
+#[test]
+fn the_probe_sockets_stay_out_of_ice_and_close_with_the_session() {
+    use pinhole::ice::CandidateType;
+    use pinhole::session::{Event, Signal, SocketRequest};
+    use pinhole_netsim::scenario::ICE_PORT;
+    let mut s = keepalive::call(
+        Profile::Carrier(Duration::from_secs(30)),
+        Policy::Pinhole,
+        3,
+    );
+    let end = s.net.now() + Duration::from_secs(120);
+    s.run(end, |_| false);
+    for i in 0..2 {
+        let ep = s.ep(i);
+        let binds: Vec<u16> = ep
+            .socket_log
+            .iter()
+            .filter_map(|(_, r)| match r {
+                SocketRequest::Bind { port, .. } => Some(*port),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            binds,
+            vec![5000, 0, 0],
+            "side {i}: the ICE socket, then the two spare"
+        );
+        assert_eq!(ep.session().sockets().len(), 1, "not ICE sockets");
+        // Host candidates are the ICE socket itself; server-reflexive ones name it as
+        // their base (no TURN here).
+        let spare_offered = ep.events.iter().any(|(_, e)| match e {
+            Event::Signal(Signal::Candidate(c)) => match c.kind {
+                CandidateType::Host => c.port != ICE_PORT,
+                _ => c.related.as_ref().is_none_or(|r| r.1 != ICE_PORT),
+            },
+            _ => false,
+        });
+        assert!(
+            !spare_offered,
+            "side {i}: a spare socket became a candidate"
+        );
+        let probe = ep.session().keepalive_stats().probe_datagrams;
+        assert!(probe > 0, "side {i}: the probe ran");
+        let now = s.net.now();
+        s.ep_mut(i).call(now, |sess, now| sess.close(now));
+        let closed: Vec<u16> = s
+            .ep(i)
+            .socket_log
+            .iter()
+            .filter_map(|(_, r)| match r {
+                SocketRequest::Close { addr } => Some(addr.port()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(closed, vec![5001, 5002], "side {i}");
+    }
+}

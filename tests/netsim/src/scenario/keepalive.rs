@@ -265,13 +265,9 @@ pub fn run(profile: Profile, policy: Policy, seed: u64) -> KeepaliveOutcome {
     run_for(profile, policy, seed, HOUR)
 }
 
-/// [`run`] for `duration` instead of an hour.
-pub fn run_for(
-    profile: Profile,
-    policy: Policy,
-    seed: u64,
-    duration: Duration,
-) -> KeepaliveOutcome {
+/// Two sessions behind NATs of `profile` running `policy`, both cellular, spare ports
+/// for the probe, the profile's timeout change scheduled; started, not yet connected.
+pub fn call(profile: Profile, policy: Policy, seed: u64) -> Call {
     let layer = |nat: NatConfig| Layer {
         name: "cgnat",
         nat,
@@ -313,6 +309,21 @@ pub fn run_for(
             }
         });
     }
+    s
+}
+
+/// [`run`] for `duration` instead of an hour.
+pub fn run_for(
+    profile: Profile,
+    policy: Policy,
+    seed: u64,
+    duration: Duration,
+) -> KeepaliveOutcome {
+    let mut s = call(profile, policy, seed);
+    let nats = [
+        s.alice.nat().expect("behind a NAT"),
+        s.bob.nat().expect("behind a NAT"),
+    ];
     let deadline = s.start + Duration::from_secs(15);
     let ok = s.run(deadline, |s| {
         s.ep(0).connected_at().is_some() && s.ep(1).connected_at().is_some()
