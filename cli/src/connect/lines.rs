@@ -13,6 +13,8 @@ pub(super) enum Control {
     NetworkChanged(NetworkHint),
     Restart,
     Close,
+    /// Write a `statistics` line (the session's statistics, keepalive policy included).
+    Stats,
 }
 
 /// `Ok(Some)`: a control line; `Ok(None)`: not one (the peer's signaling, or a line to
@@ -45,6 +47,7 @@ pub(super) fn parse_control(line: &str) -> Result<Option<Control>, String> {
             Ok(Some(Control::NetworkChanged(hint)))
         }
         "restart" => Ok(Some(Control::Restart)),
+        "stats" => Ok(Some(Control::Stats)),
         "close" => Ok(Some(Control::Close)),
         _ => Ok(None),
     }
@@ -68,6 +71,14 @@ pub(super) fn connected_line(p: &PathInfo) -> Value {
         "remote": p.remote.to_string(),
         "rtt_ms": p.rtt.map(|d| (d.as_secs_f64() * 10_000.0).round() / 10.0),
     })
+}
+
+/// `{"type":"statistics","stats":{…}}` with [`pinhole::session::SessionStats::to_json`]'s
+/// object: another type than the `stats` control line that asks for it, so that a peer
+/// reading this side's output as its input does not answer with its own.
+pub(super) fn stats_line(stats_json: &str) -> Value {
+    let stats: Value = serde_json::from_str(stats_json).unwrap_or(Value::Null);
+    json!({"type": "statistics", "stats": stats})
 }
 
 pub(super) fn state_line(s: SessionState) -> Value {
@@ -95,6 +106,10 @@ mod tests {
         assert_eq!(
             parse_control(r#"{"type":"close"}"#),
             Ok(Some(Control::Close))
+        );
+        assert_eq!(
+            parse_control(r#"{"type":"stats"}"#),
+            Ok(Some(Control::Stats))
         );
         assert_eq!(
             parse_control(r#"{"type":"network-changed","kind":"cellular"}"#),

@@ -22,6 +22,8 @@
 //! - Failure (`failed` state, timeout) exits 1 with one line on stderr saying why.
 //! - TURN: each relay that fails gets one stderr line; with `--relay-only`, once every
 //!   relay failed the run exits 1 at once with the last reason.
+//! - A `{"type":"stats"}` control line writes `{"type":"statistics","stats":{…}}`: the
+//!   session's statistics (`SessionStats::to_json`), the keepalive policy included.
 
 mod lines;
 mod options;
@@ -34,7 +36,9 @@ use pinhole::session::{Event, SessionState};
 use tokio::sync::mpsc;
 
 use crate::args::Args;
-use lines::{connected_line, data_line, emit, emit_raw, parse_control, state_line, Control};
+use lines::{
+    connected_line, data_line, emit, emit_raw, parse_control, state_line, stats_line, Control,
+};
 use options::Options;
 
 /// Longest a closing session may take to delete its TURN allocations before exit.
@@ -188,6 +192,10 @@ impl Connect {
             Control::Close => {
                 self.closing = true;
                 self.session.close();
+                Ok(())
+            }
+            Control::Stats => {
+                emit(stats_line(&self.session.stats().to_json()));
                 Ok(())
             }
         };

@@ -277,15 +277,17 @@ impl Lab {
         }
     }
 
-    /// Makes the router forget idle UDP mappings after `seconds`, as a carrier NAT does.
-    /// The conntrack timeouts are per network namespace: the host is not touched.
+    /// Makes every router forget idle UDP mappings after `seconds`, as a carrier NAT
+    /// does. The conntrack timeouts are per network namespace: the host is not touched.
     pub fn set_udp_timeout(&self, seconds: u32) {
-        for key in [
-            "nf_conntrack_udp_timeout",
-            "nf_conntrack_udp_timeout_stream",
-        ] {
-            let setting = format!("net.netfilter.{key}={seconds}");
-            self.exec_ok(&self.router, &["sysctl", "-qw", &setting]);
+        for side in &self.sides {
+            for key in [
+                "nf_conntrack_udp_timeout",
+                "nf_conntrack_udp_timeout_stream",
+            ] {
+                let setting = format!("net.netfilter.{key}={seconds}");
+                self.exec_ok(&side.router, &["sysctl", "-qw", &setting]);
+            }
         }
     }
 
