@@ -219,6 +219,9 @@ impl Session {
         let mut inner = self.shared.lock();
         inner.session.close(Instant::now());
         self.shared.after_call(inner);
+        // The driver finishes only once it sees the session closed: wake it now, not at
+        // its last deadline (a keepalive may be minutes away).
+        self.shared.wake.notify_one();
     }
 
     /// Waits until a closed session has sent its last datagrams and delivered its last
