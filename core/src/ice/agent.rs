@@ -502,7 +502,7 @@ impl IceAgent {
     /// Sends application data on the selected pair. While consent is not fresh (an idle
     /// pair whose keepalives are further apart than the consent timeout) the data waits
     /// for a consent check's answer, one round trip, and then leaves in order (see
-    /// [`super::consent`]); `Ok` either way.
+    /// [`IceConfig::consent_timeout`]); `Ok` either way.
     pub fn send_data(&mut self, now: Instant, data: &[u8]) -> Result<(), IceError> {
         if self.closed {
             return Err(IceError::Closed);
@@ -532,7 +532,7 @@ impl IceAgent {
         Ok(())
     }
 
-    /// Datagrams waiting for consent to be refreshed (see [`super::consent`]).
+    /// Datagrams waiting for consent to be refreshed (see [`IceConfig::consent_timeout`]).
     pub fn held_datagrams(&self) -> usize {
         self.held.len()
     }

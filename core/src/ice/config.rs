@@ -55,8 +55,16 @@ pub struct IceConfig {
     /// randomised ×(0.8–1.2) (default 5 s, RFC 7675 §5.1; it forbids less than 4 s).
     pub consent_interval: Duration,
     /// Consent lasts this long after sending a request that was answered (default 30 s,
-    /// RFC 7675); data waits for a fresh answer after that. A pair whose checks went
-    /// unanswered this long, with consent expired, has lost consent for good.
+    /// RFC 7675 §5.1 counts from the request). Application data leaves only while
+    /// consent is fresh: a busy pair keeps it fresh with paced checks, an idle pair whose
+    /// keepalives are further apart lets it lapse (nothing is sent then, so nothing is
+    /// sent without consent), and data sent on a lapsed pair is held (up to 64
+    /// datagrams; more are dropped and counted in `Counters::held_dropped`) while a check
+    /// goes out at once: it leaves one round trip later, when the answer arrives. Only an
+    /// answer to a request sent since re-establishes consent (late answers to older ones
+    /// do not). A pair whose checks went unanswered this long, with consent expired, has
+    /// lost consent for good: held data is dropped and the agent falls back to another
+    /// valid pair or fails.
     pub consent_timeout: Duration,
     /// A check on the selected pair unanswered this long (and nothing else heard on
     /// the pair since it went out) → `Disconnected` (default 2.5 s). A keepalive's
@@ -77,6 +85,19 @@ pub struct IceConfig {
     /// [`KeepaliveTiming::default`]: at least every 15 s, RFC 8445 §11's Tr). A session
     /// changes it at run time from its keepalive policy
     /// ([`IceAgent::set_keepalive`](super::IceAgent::set_keepalive)).
+    ///
+    /// A keepalive is an authenticated Binding request (so also a consent check, RFC
+    /// 7675), sent only when this side sent nothing at all on the pair for the interval:
+    /// data, checks and answers to the peer's checks all count. Unlike paced consent
+    /// checks (sent once, RFC 7675 §5.1) it is retransmitted at 0.5 s and 1.5 s when
+    /// unanswered, within the policy's safety margin, so one lost packet does not cost
+    /// the NAT mapping; unanswered after 2.5 s it is evidence of loss
+    /// (`Counters::keepalive_timeouts`). While data flows, consent is paced by
+    /// [`IceConfig::consent_interval`] instead and the data itself keeps the NAT. One
+    /// radio wake-up per period: whenever the agent sends anything it also sends a
+    /// keepalive due within a quarter interval and every TURN refresh (allocation,
+    /// permissions, channels) due before the next keepalive; a pump sending something of
+    /// its own calls [`IceAgent::radio_wakeup`](super::IceAgent::radio_wakeup).
     pub keepalive: KeepaliveTiming,
     /// Pair and remote-candidate caps (default 100 each).
     pub checklist: CheckListConfig,
@@ -103,7 +124,7 @@ pub struct IceConfig {
     pub transport_policy: TransportPolicy,
 }
 
-/// When the agent sends keepalives on its selected pair (see [`super::keepalive`]).
+/// When the agent sends keepalives on its selected pair (see [`IceConfig::keepalive`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum KeepaliveTiming {

@@ -37,11 +37,12 @@
 //!    nothing else went out on the path for the interval, the controlled side waits a
 //!    little longer so that one check and its answer serve both NATs, and TURN refreshes,
 //!    permissions and channel binds ride on the keepalive's wake-up
-//!    ([`crate::ice::keepalive`]).
+//!    ([`IceConfig::keepalive`](crate::ice::IceConfig::keepalive)).
 //!
 //! RFC 7675 consent stays correct: consent lasts 30 s from an answered request; a pair
 //! whose keepalives are further apart lets it lapse while idle, and data sent then waits
-//! one round trip for a fresh answer ([`crate::ice::consent`]).
+//! one round trip for a fresh answer
+//! ([`IceConfig::consent_timeout`](crate::ice::IceConfig::consent_timeout)).
 //!
 //! [`KeepaliveMode::Fixed`] and [`KeepaliveMode::WebRtc`] are the baselines the
 //! benchmark compares against (`BENCHMARKS.md`, "Keepalives").
