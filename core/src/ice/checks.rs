@@ -83,6 +83,9 @@ impl IceAgent {
             for g in std::iter::once(&mut self.current).chain(self.previous.as_mut()) {
                 if let Some(k) = g.pair_at(local, from) {
                     g.pair_data(k).bytes_received += data.len() as u64;
+                    if g.selected == Some(k) {
+                        g.liveness.data_in_since_check = true;
+                    }
                 }
             }
             self.follow_peer(now, local, from);

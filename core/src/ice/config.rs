@@ -74,7 +74,8 @@ pub struct IceConfig {
     pub disconnected_timeout: Duration,
     /// When the selected pair has gone this long without any inbound packet, send a
     /// check to find out whether it still works (default `None`: no extra checks; an
-    /// idle path is judged at its keepalives, and a busy one by its consent checks). The
+    /// idle path is judged at its keepalives, a busy one by its consent checks, and when
+    /// the peer's data stops, one check goes out after half `disconnected_timeout`). The
     /// "disconnected" detection interval of an idle path is a policy choice: `None`
     /// notices a dead idle path within one keepalive interval plus
     /// `disconnected_timeout` at no cost; `Some(d)` within `d` plus

@@ -173,6 +173,7 @@ impl IceAgent {
         l.last_check = Some(now);
         l.next_paced = Some(after(now, delay));
         l.data_since_check = false;
+        l.data_in_since_check = false;
         l.check_now = false;
         l.unanswered_since.get_or_insert(now);
         match kind {

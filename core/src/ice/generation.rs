@@ -102,6 +102,9 @@ pub(super) struct Liveness {
     pub unanswered_since: Option<Instant>,
     /// Application data went out since the last check (consent is then paced).
     pub data_since_check: bool,
+    /// The peer's application data arrived since the last check: if it stops, one check
+    /// finds out whether the path did (a NAT reboot drops the peer's data silently).
+    pub data_in_since_check: bool,
     /// Send a consent check at the next opportunity (data is waiting for consent, back
     /// from the background, the peer was heard on another pair).
     pub check_now: bool,

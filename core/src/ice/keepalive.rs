@@ -24,6 +24,11 @@
 //! - **At once**: data waiting for consent, back from the background, or the peer was
 //!   heard on another pair (it may have moved: the selected pair is checked so that it is
 //!   found silent within `disconnected_timeout`, at most once per consent interval).
+//! - **The peer's data stopped**: when application data from the peer arrived since the
+//!   last check and then nothing arrived for half `disconnected_timeout`, one check (per
+//!   stall): a NAT on this side that forgot its mapping (a reboot) drops the peer's data
+//!   silently, and only this side's next packet maps it again. An idle pair (no data
+//!   arriving) costs nothing; a stream that pauses costs one check per pause.
 //! - [`IceConfig::liveness_probe`](super::IceConfig::liveness_probe), if set: a check
 //!   when nothing arrived for that long.
 //!
@@ -140,11 +145,17 @@ impl IceAgent {
                 );
             }
         }
+        let heard = self.last_inbound(tuple).map_or(base, |t| t.max(base));
         if let Some(d) = self.config.liveness_probe {
             if l.unanswered_since.is_none() {
-                let heard = self.last_inbound(tuple).map_or(base, |t| t.max(base));
                 consider(after(heard, d), CheckKind::Consent);
             }
+        }
+        if l.data_in_since_check && l.unanswered_since.is_none() {
+            // The peer's data stopped: once per stall, check after half the
+            // disconnected timeout (a silent NAT reboot on this side drops it all).
+            let half = self.config.disconnected_timeout / 2;
+            consider(after(heard, half), CheckKind::Consent);
         }
         best
     }

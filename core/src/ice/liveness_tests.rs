@@ -440,3 +440,30 @@ fn without_renomination_support_the_selection_is_kept() {
         addr("10.0.0.1:5000")
     );
 }
+
+#[test]
+fn when_the_peers_data_stops_one_check_finds_out_why() {
+    let mut net = connected_hosts(42);
+    // Node 1 streams to node 0 for 2 s, then stops (or a NAT in between forgot it).
+    for _ in 0..100 {
+        assert!(net.send_data(1, "media"));
+        net.run_for(ms(20));
+    }
+    let stopped = net.elapsed();
+    let before = counters(&net, 0).consent_checks_sent;
+    net.run_for(ms(2_000));
+    // One check from node 0, half the disconnected timeout after the last datagram.
+    assert_eq!(counters(&net, 0).consent_checks_sent, before + 1);
+    let checks: Vec<Duration> = net.nodes[0]
+        .sent
+        .iter()
+        .copied()
+        .filter(|t| *t > stopped)
+        .collect();
+    assert_eq!(checks.len(), 1, "{checks:?}");
+    let last_data = net.nodes[0].data.last().unwrap().0;
+    assert_eq!(checks[0], last_data + ms(1_250));
+    // An idle pair stays quiet (the next keepalive is 15 s after node 0's last send).
+    net.run_for(ms(10_000));
+    assert_eq!(counters(&net, 0).consent_checks_sent, before + 1);
+}
