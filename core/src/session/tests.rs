@@ -611,6 +611,7 @@ fn a_path_first_learned_as_peer_reflexive_takes_the_signaled_candidate_type() {
     );
 }
 
+mod keepalive;
 mod snapshots;
 
 #[test]
