@@ -73,6 +73,9 @@ pub(super) struct KeepaliveState {
     y: Option<SocketAddr>,
     /// Spare binds asked for and not answered yet.
     pending: Vec<IpAddr>,
+    /// Spare binds asked for and no longer wanted: closed when they are answered (never
+    /// mistaken for ICE sockets).
+    unwanted: Vec<IpAddr>,
     requests: VecDeque<SocketRequest>,
     transmits: VecDeque<Transmit>,
     trial: Option<Trial>,
@@ -95,6 +98,7 @@ impl KeepaliveState {
             x: None,
             y: None,
             pending: Vec::new(),
+            unwanted: Vec::new(),
             requests: VecDeque::new(),
             transmits: VecDeque::new(),
             trial: None,
@@ -113,7 +117,7 @@ impl KeepaliveState {
 
     /// Whether a bind answer for `ip` is the probe's.
     pub(super) fn expects(&self, ip: IpAddr) -> bool {
-        self.pending.contains(&ip)
+        self.pending.contains(&ip) || self.unwanted.contains(&ip)
     }
 
     pub(super) fn poll_request(&mut self) -> Option<SocketRequest> {
@@ -144,7 +148,7 @@ impl KeepaliveState {
         for a in [self.x.take(), self.y.take()].into_iter().flatten() {
             self.requests.push_back(SocketRequest::Close { addr: a });
         }
-        self.pending.clear();
+        self.unwanted.append(&mut self.pending);
     }
 
     /// The spare sockets are bound and idle.
@@ -195,13 +199,11 @@ impl Session {
     }
 
     /// The app went to the background: a running trial is abandoned (its idle time would
-    /// be wrong), and nothing starts until the app comes back.
+    /// be wrong) and the spare sockets are closed (iOS closes a suspended app's sockets
+    /// anyway); they are bound again when a trial is wanted after the app comes back.
     pub(super) fn keepalive_background(&mut self) {
         let k = &mut self.keepalive;
-        if k.trial.take().is_some() {
-            k.policy.trial_abandoned();
-        }
-        k.start_by = None;
+        k.close_sockets();
         k.transmits.clear();
     }
 
@@ -253,6 +255,10 @@ impl Session {
         let k = &mut self.keepalive;
         if let Some(i) = k.pending.iter().position(|ip| *ip == addr.ip()) {
             k.pending.remove(i);
+        } else if let Some(i) = k.unwanted.iter().position(|ip| *ip == addr.ip()) {
+            k.unwanted.remove(i);
+            k.requests.push_back(SocketRequest::Close { addr });
+            return;
         }
         if k.ip != Some(addr.ip()) || k.ready() {
             k.requests.push_back(SocketRequest::Close { addr });
@@ -269,6 +275,10 @@ impl Session {
     /// A spare bind failed or a spare socket closed: the probe cannot run.
     pub(super) fn keepalive_socket_lost(&mut self, ip: IpAddr, why: &str) {
         let k = &mut self.keepalive;
+        if let Some(i) = k.unwanted.iter().position(|p| *p == ip) {
+            k.unwanted.remove(i);
+            return;
+        }
         k.pending.retain(|p| *p != ip);
         k.policy
             .probe_unavailable(format!("no spare socket for the lifetime probe: {why}"));

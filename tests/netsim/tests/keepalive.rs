@@ -296,3 +296,50 @@ fn the_probe_sockets_stay_out_of_ice_and_close_with_the_session() {
         assert_eq!(closed, vec![5001, 5002], "side {i}");
     }
 }
+
+/// In the background the probe stops and closes its sockets (iOS closes a suspended app's
+/// sockets anyway); back in the foreground it binds them again and goes on.
+#[test]
+fn the_probe_stops_in_the_background_and_rebinds_after() {
+    use pinhole::session::SocketRequest;
+    let mut s = keepalive::call(
+        Profile::Carrier(Duration::from_secs(60)),
+        Policy::Pinhole,
+        4,
+    );
+    let t = s.net.now() + Duration::from_secs(60);
+    s.run(t, |_| false);
+    let spare_binds = |s: &pinhole_netsim::scenario::Call| {
+        s.ep(0)
+            .socket_log
+            .iter()
+            .filter(|(_, r)| matches!(r, SocketRequest::Bind { port: 0, .. }))
+            .count()
+    };
+    assert_eq!(spare_binds(&s), 2);
+    let now = s.net.now();
+    s.ep_mut(0)
+        .call(now, |sess, now| sess.set_foreground(now, false));
+    let closes = s
+        .ep(0)
+        .socket_log
+        .iter()
+        .filter(|(_, r)| matches!(r, SocketRequest::Close { addr } if addr.port() != 5000))
+        .count();
+    assert_eq!(closes, 2, "the spare sockets close with the background");
+    let probe = s.ep(0).session().keepalive_stats().probe_datagrams;
+    let t = s.net.now() + Duration::from_secs(120);
+    s.run(t, |_| false);
+    assert_eq!(
+        s.ep(0).session().keepalive_stats().probe_datagrams,
+        probe,
+        "nothing from the probe in the background"
+    );
+    let now = s.net.now();
+    s.ep_mut(0)
+        .call(now, |sess, now| sess.set_foreground(now, true));
+    let t = s.net.now() + Duration::from_secs(60);
+    s.run(t, |_| false);
+    assert_eq!(spare_binds(&s), 4, "bound again in the foreground");
+    assert!(s.ep(0).session().keepalive_stats().probe_datagrams > probe);
+}
