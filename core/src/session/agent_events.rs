@@ -102,7 +102,7 @@ impl Session {
     }
 
     fn on_ice_state(&mut self, s: ConnectionState) {
-        let mapped = match s {
+        let mut mapped = match s {
             ConnectionState::New => return,
             ConnectionState::Checking => SessionState::Checking,
             ConnectionState::Connected | ConnectionState::Completed => SessionState::Connected,
@@ -113,8 +113,19 @@ impl Session {
         if self.failed && mapped != SessionState::Closed {
             return;
         }
+        if mapped == SessionState::Connected {
+            self.network.failure_restarts = 0;
+            self.network.was_connected = true;
+        }
         if matches!(mapped, SessionState::Failed | SessionState::Closed) {
             self.path = None;
+        }
+        // A restart of our own is coming: not failed yet, only without a path.
+        if mapped == SessionState::Failed
+            && self.network.was_connected
+            && self.restart_after_failure(self.now)
+        {
+            mapped = SessionState::Disconnected;
         }
         self.set_state(mapped);
     }

@@ -20,7 +20,9 @@ pub enum SessionState {
     Connected,
     /// The path went silent; it may come back, or the session restarts.
     Disconnected,
-    /// No path works. `restart()` tries again (with the peer).
+    /// No path works, and the session will not try again by itself (a path that worked
+    /// and fails is first restarted `NetworkPolicy::restart_on_failure` times while the
+    /// state reads `Disconnected`). `restart()` tries again (with the peer).
     Failed,
     /// `close()` was called.
     Closed,

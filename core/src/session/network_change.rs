@@ -37,6 +37,12 @@ pub struct NetworkPolicy {
     pub recover_timeout: Duration,
     /// Shortest time between two restarts caused by network change (default 2 s).
     pub restart_holdoff: Duration,
+    /// Once a path has worked, a failure (consent lost and no other pair: a NAT that
+    /// dropped both mappings, a peer that moved without telling) makes the session
+    /// restart ICE by itself, up to this many times in a row (spaced by
+    /// `restart_holdoff`; the state reads `Disconnected` meanwhile) before it reports
+    /// `Failed` and leaves it to the app (default 3; 0: never).
+    pub restart_on_failure: u32,
 }
 
 impl Default for NetworkPolicy {
@@ -44,6 +50,7 @@ impl Default for NetworkPolicy {
         NetworkPolicy {
             recover_timeout: Duration::from_secs(1),
             restart_holdoff: Duration::from_secs(2),
+            restart_on_failure: 3,
         }
     }
 }
@@ -61,6 +68,10 @@ pub(super) struct NetworkState {
     /// Fire `restart_at` even with a working path (resumed from the background).
     pub(super) restart_forced: bool,
     pub(super) last_restart: Option<Instant>,
+    /// Restarts after failures since the last time a path worked.
+    pub(super) failure_restarts: u32,
+    /// A path has worked at least once (only then does a failure restart by itself).
+    pub(super) was_connected: bool,
     /// No usable address last time (offline).
     pub(super) offline: bool,
     pub(super) majors: u64,
@@ -260,6 +271,24 @@ impl Session {
             .into_iter()
             .flatten()
             .min()
+    }
+
+    /// A path that worked failed (or a restart after it did): restart by ourselves, within
+    /// the policy's budget, spaced by the restart holdoff.
+    /// Whether a restart is now scheduled.
+    pub(super) fn restart_after_failure(&mut self, now: Instant) -> bool {
+        if self.network.failure_restarts >= self.config.network.restart_on_failure {
+            return false;
+        }
+        self.network.failure_restarts += 1;
+        log::debug!(
+            "session: the path failed; ICE restart {} of {}",
+            self.network.failure_restarts,
+            self.config.network.restart_on_failure
+        );
+        self.network.restart_forced = true;
+        self.schedule_restart(now);
+        true
     }
 
     /// A restart happened (ours or the peer's): the holdoff starts.

@@ -52,6 +52,8 @@ struct Net {
     reverse_signaling: bool,
     /// Deliver every signaling message twice.
     duplicate_signaling: bool,
+    /// Drop every datagram (a path that died: both NATs forgot their mappings).
+    blackhole: bool,
 }
 
 fn config(ip: &str) -> SessionConfig {
@@ -81,6 +83,7 @@ impl Net {
             seq: 0,
             reverse_signaling: false,
             duplicate_signaling: false,
+            blackhole: false,
         };
         n.flush();
         n
@@ -133,7 +136,7 @@ impl Net {
                         Output::Stream(r) => panic!("no TURN here: {r:?}"),
                         Output::Transmit(t) => {
                             let to = 1 - i;
-                            if self.peers[to].s.sockets().contains(&t.to) {
+                            if !self.blackhole && self.peers[to].s.sockets().contains(&t.to) {
                                 let d = Pending::Datagram {
                                     to,
                                     local: t.to,
@@ -637,4 +640,75 @@ fn durations_meaning_never_do_not_panic() {
     s.set_foreground(now, true);
     while !matches!(s.poll_output(), Output::Timeout(_)) {}
     s.handle_timeout(now + Duration::from_secs(3600));
+}
+
+#[test]
+fn a_path_that_fails_for_good_restarts_by_itself_and_comes_back() {
+    let mut n = Net::pair();
+    n.run(Duration::from_secs(1));
+    assert_eq!(n.peers[0].s.state(), SessionState::Connected);
+    n.blackhole = true;
+    let restarted = |n: &Net| {
+        n.peers.iter().any(|p| {
+            p.events
+                .iter()
+                .any(|(_, e)| *e == Event::Restarted { by_peer: false })
+        })
+    };
+    // An idle pair fails 30 s after its first unanswered keepalive; the side that finds
+    // it restarts at once, and reads Disconnected (not Failed) meanwhile.
+    for _ in 0..60 {
+        if restarted(&n) {
+            break;
+        }
+        n.run(Duration::from_secs(1));
+    }
+    assert!(
+        restarted(&n),
+        "the dead path restarted: {:?}",
+        n.peers[0].events
+    );
+    for p in &n.peers {
+        assert!(!p
+            .events
+            .iter()
+            .any(|(_, e)| *e == Event::StateChanged(SessionState::Failed)));
+    }
+    n.blackhole = false;
+    n.run(Duration::from_secs(10));
+    for i in 0..2 {
+        assert_eq!(
+            n.peers[i].s.state(),
+            SessionState::Connected,
+            "side {i}: {:?}",
+            n.peers[i].events
+        );
+    }
+    n.send(0, b"back").unwrap();
+    n.run(Duration::from_millis(100));
+    assert_eq!(n.texts(1).last().map(String::as_str), Some("back"));
+}
+
+#[test]
+fn restarts_after_failure_stop_at_the_policy_budget() {
+    let mut c0 = config("10.0.0.1");
+    c0.network.restart_on_failure = 2;
+    let mut c1 = config("10.0.0.2");
+    c1.network.restart_on_failure = 2;
+    let mut n = Net::new(c0, c1);
+    n.run(Duration::from_secs(1));
+    n.blackhole = true;
+    n.run(Duration::from_secs(300));
+    for p in &n.peers {
+        let own = p
+            .events
+            .iter()
+            .filter(|(_, e)| *e == Event::Restarted { by_peer: false })
+            .count();
+        assert!(
+            (1..=2).contains(&own),
+            "1 or 2 restarts of its own (the peer's count too): {own}"
+        );
+        assert_eq!(p.s.state(), SessionState::Failed);
+    }
 }

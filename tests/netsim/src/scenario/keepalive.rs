@@ -182,7 +182,8 @@ pub struct KeepaliveOutcome {
     pub end: Duration,
     /// Alice (controlling) and Bob (controlled).
     pub sides: [SideFigures; 2],
-    /// Restarts the harness made after a side failed.
+    /// ICE restarts in the hour: the sessions' own after a path failed, and the
+    /// harness's if a side still reported `Failed`.
     pub restarts: usize,
     /// Virtual time a side was not connected (disconnected, failed, restarting), to
     /// the second.
@@ -333,7 +334,6 @@ pub fn run_for(
     let end = s.start + duration;
     // Step through the hour, noting interval changes and restarting a failed side.
     let mut interval = [Duration::ZERO; 2];
-    let mut restarts = 0;
     let mut last_restart: Option<Duration> = None;
     let mut down_since: Option<Duration> = None;
     let mut downtime = Duration::ZERO;
@@ -355,7 +355,6 @@ pub fn run_for(
             if last_restart.is_none_or(|r| s.elapsed() >= r + Duration::from_secs(10)) {
                 last_restart = Some(s.elapsed());
                 let now = s.net.now();
-                restarts += 1;
                 let _ = s.ep_mut(0).call(now, |sess, now| sess.restart(now));
             }
         }
@@ -369,6 +368,10 @@ pub fn run_for(
         downtime += s.elapsed() - d;
     }
     let end_at = s.elapsed();
+    let restarts = (0..2)
+        .map(|i| s.ep(i).session().stats().restarts as usize)
+        .max()
+        .unwrap_or(0);
     // Adapted: the probe's search settled (the policy sends nothing but keepalives from
     // then on); the baselines are "adapted" from the start.
     let adapted_at: Vec<Duration> = (0..2)
