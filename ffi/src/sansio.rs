@@ -8,7 +8,7 @@
 use std::ffi::{c_char, CString};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::AtomicBool;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use engine::session::{Input, NetworkHint, Output, Session, SocketRequest, StreamRequest};
@@ -180,7 +180,7 @@ pub unsafe extern "C" fn pinhole_session_new_sansio(
         };
         let boxed = Box::new(PinholeSession {
             mode: Mode::SansIo(Box::new(Mutex::new(x))),
-            poisoned: AtomicBool::new(false),
+            poisoned: Arc::new(AtomicBool::new(false)),
         });
         // SAFETY: checked non-NULL, writable per contract.
         unsafe { *o = Box::into_raw(boxed) };

@@ -24,7 +24,9 @@ use crate::wakeup::Wakeup;
 /// it from one thread at a time, like the socket loop that drives it).
 pub struct PinholeSession {
     pub(crate) mode: Mode,
-    pub(crate) poisoned: AtomicBool,
+    /// Shared with the per-call views `with_session` makes, so a panic in a call whose
+    /// handle was freed meanwhile still poisons nothing that is gone.
+    pub(crate) poisoned: Arc<AtomicBool>,
 }
 
 pub(crate) enum Mode {
@@ -53,8 +55,22 @@ pub(crate) fn with_session(
 ) -> PinholeStatus {
     // SAFETY: every caller passes NULL or a session from pinhole_session_new* that has not
     // been freed (the header's contract).
-    let Some(session) = (unsafe { s.as_ref() }) else {
+    let Some(handle) = (unsafe { s.as_ref() }) else {
         return crate::guard::guard(|| Err(Failure::null("session")));
+    };
+    // A call can make a callback on another thread free the handle before the call
+    // returns (pinhole_session_close delivers CLOSED, whose callback frees the session):
+    // a runtime session's call works on its own reference, never on the handle.
+    let view;
+    let session = match &handle.mode {
+        Mode::Runtime(r) => {
+            view = PinholeSession {
+                mode: Mode::Runtime(r.clone()),
+                poisoned: handle.poisoned.clone(),
+            };
+            &view
+        }
+        Mode::SansIo(_) => handle,
     };
     if session.poisoned.load(Ordering::Acquire) {
         return crate::guard::guard(|| {
@@ -148,7 +164,7 @@ pub unsafe extern "C" fn pinhole_session_new(
             (rts.callbacks.any() && !rts.callbacks.on_pinhole_thread).then(|| Arc::downgrade(&rts));
         let boxed = Box::into_raw(Box::new(PinholeSession {
             mode: Mode::Runtime(rts),
-            poisoned: AtomicBool::new(false),
+            poisoned: Arc::new(AtomicBool::new(false)),
         }));
         gate.set_session(boxed);
         drop(starting);
