@@ -250,6 +250,10 @@ pub struct IceAgent {
     pub(super) relays: super::relay::Relays,
     /// Remote credentials and candidates across restarts (see [`super::signaling`]).
     pub(super) signaling: super::signaling::RemoteSignaling,
+    /// Port mappings of local sockets (see [`super::portmap`]).
+    pub(super) portmap: super::portmap::Mapped,
+    /// Hard-NAT punching (see [`super::punch`]).
+    pub(super) punch: super::punch::Punch,
 }
 
 impl IceAgent {
@@ -290,6 +294,8 @@ impl IceAgent {
             background: false,
             relays: Default::default(),
             signaling: Default::default(),
+            portmap: Default::default(),
+            punch: Default::default(),
         }
     }
 
@@ -483,6 +489,7 @@ impl IceAgent {
         };
         min(self.relay_poll_timeout());
         min(self.recovery_probe_timeout());
+        min(self.punch_timeout());
         if self.has_check_work() {
             min(self.next_check_at);
         }
@@ -594,6 +601,7 @@ impl IceAgent {
         self.run_nomination(now);
         self.run_pacer(now);
         self.run_recovery_probes(now);
+        self.run_punch(now);
         self.update_gathering_state();
         let before = self.state;
         self.update_connection_state(now);

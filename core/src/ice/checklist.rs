@@ -107,6 +107,19 @@ impl CheckList {
         id
     }
 
+    /// Adds a local candidate paired with `remote` only (or with nothing yet): a socket
+    /// opened for one peer address, such as a hard-NAT punching socket that a check
+    /// reached. Remote candidates added later pair with it as usual.
+    pub(crate) fn add_local_for(&mut self, local: LocalCandidate, remote: Option<RemoteId>) -> LocalId {
+        let id = LocalId(self.locals.len());
+        self.locals.push(local);
+        self.retired.push(false);
+        if let Some(r) = remote.filter(|r| r.0 < self.remotes.len()) {
+            self.try_form(id, r);
+        }
+        id
+    }
+
     /// Adds a remote candidate and pairs it with every compatible local one.
     /// A candidate identical to one already known (same transport address,
     /// transport and component) is not added again: its existing id is returned.

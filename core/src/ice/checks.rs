@@ -57,8 +57,11 @@ impl IceAgent {
         data: &[u8],
     ) {
         if !self.sockets.iter().any(|s| s.addr == local) {
-            self.counters.unknown_socket += 1;
-            return;
+            // A hard-NAT punching socket: only the peer's check or an answer to a probe.
+            if !(self.is_punch_socket(local) && self.punch_inbound(now, local, from, data)) {
+                self.counters.unknown_socket += 1;
+                return;
+            }
         }
         let Some(&first) = data.first() else {
             self.counters.malformed += 1;
@@ -424,7 +427,9 @@ impl IceAgent {
     ) {
         let tid = msg.transaction_id();
         let Some(ctx) = self.transactions.context(&tid).cloned() else {
-            self.counters.stray_responses += 1;
+            if !self.punch_response(now, local, from, msg) {
+                self.counters.stray_responses += 1;
+            }
             return;
         };
         match ctx {

@@ -123,6 +123,8 @@ pub struct IceConfig {
     pub turn_servers: Vec<RelayServer>,
     /// Which local candidates are gathered and paired (default all).
     pub transport_policy: TransportPolicy,
+    /// Hard-NAT punching (default on, see [`super::punch`]).
+    pub punch: super::punch::PunchConfig,
 }
 
 /// When the agent sends keepalives on its selected pair (see [`IceConfig::keepalive`]).
@@ -210,6 +212,7 @@ impl Default for IceConfig {
             max_unauthenticated_per_second: 50,
             turn_servers: Vec::new(),
             transport_policy: TransportPolicy::All,
+            punch: super::punch::PunchConfig::default(),
         }
     }
 }

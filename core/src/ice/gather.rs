@@ -94,6 +94,7 @@ impl IceAgent {
     /// every generation, its transactions, its authenticated tuples.
     pub(super) fn retire_socket(&mut self, addr: SocketAddr) {
         self.sockets.retain(|s| s.addr != addr);
+        self.forget_mapping(addr);
         let mut cancel = Vec::new();
         let ids: Vec<u32> = std::iter::once(self.current.id)
             .chain(self.previous.as_ref().map(|p| p.id))
@@ -169,6 +170,7 @@ impl IceAgent {
             .checklist
             .add_local(LocalCandidate::new(host.clone(), addr));
         self.announce_local(host);
+        self.add_mapped_local(self.current.id, addr);
         let servers = self.config.stun_servers.clone();
         self.request_srflx(now, addr, &servers);
         self.set_gathering_state(GatheringState::Gathering);

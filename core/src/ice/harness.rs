@@ -352,6 +352,20 @@ impl Net {
                         bytes: t.bytes,
                     });
                 }
+                // Hard-NAT punching sockets: bound at once on consecutive ports.
+                let now = self.now;
+                while let Some((ip, n)) = self.nodes[i].agent.poll_punch_sockets() {
+                    progress = true;
+                    for k in 0..n {
+                        let a = SocketAddr::new(ip, 50000 + k as u16);
+                        self.nodes[i].sockets.push(a);
+                        self.nodes[i].agent.add_punch_socket(now, a);
+                    }
+                }
+                while let Some(a) = self.nodes[i].agent.poll_punch_release() {
+                    progress = true;
+                    self.nodes[i].sockets.retain(|s| *s != a);
+                }
                 while let Some(e) = self.nodes[i].agent.poll_event() {
                     progress = true;
                     let at = self.elapsed();

@@ -31,7 +31,10 @@ mod keepalive;
 mod nominate;
 mod pacer;
 mod pair;
+mod portmap;
 mod priority;
+mod punch;
+mod punch_config;
 mod relay;
 mod sdp;
 mod signaling;
@@ -67,7 +70,11 @@ pub use config::{
     IceConfig, IceError, KeepaliveTiming, NominationMode, TransportPolicy, RENOMINATION_OPTION,
 };
 pub use pair::PairState;
+pub use portmap::mapped_local_preference;
 pub use priority::NetworkCost;
+pub use punch::{
+    NatBehaviour, PortAllocation, PunchConfig, PunchHit, PunchOutcome, PunchRole, PunchStats,
+};
 pub use relay::{RelayServer, RelayStats, RelayStreamTransmit, TlsName};
 pub use sdp::{IceAttribute, IceAttributeError, IceCredentials, Password, Ufrag};
 pub use stats::{Counters, IceStats, PairStats, SelectedStats};

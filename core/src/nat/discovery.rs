@@ -227,6 +227,8 @@ pub struct NatDiscovery {
     rtt: Option<Duration>,
     result: Option<Result<NatReport, DiscoveryError>>,
     dropped: u64,
+    /// Every mapped address seen, in order (tests I, II, III).
+    samples: Vec<SocketAddr>,
 }
 
 impl NatDiscovery {
@@ -252,6 +254,7 @@ impl NatDiscovery {
             rtt: None,
             result: None,
             dropped: 0,
+            samples: Vec::new(),
         };
         d.start(now, Test::One, config.server, RequestOptions::default())?;
         Ok(d)
@@ -323,6 +326,13 @@ impl NatDiscovery {
         self.dropped
     }
 
+    /// The mapped addresses of the mapping tests, in the order they were made (test I's,
+    /// then II's and III's when those ran): with a new mapping per destination, how far
+    /// apart their ports are tells a sequential allocator from a random one.
+    pub fn mapped_samples(&self) -> &[SocketAddr] {
+        &self.samples
+    }
+
     fn start(
         &mut self,
         now: Instant,
@@ -361,6 +371,7 @@ impl NatDiscovery {
                     return self.finish_err(DiscoveryError::NoMappedAddress { server });
                 };
                 self.mapped = Some(mapped);
+                self.samples.push(mapped);
                 // Usable only if both IP and port differ from the primary (RFC 5780 §4.2).
                 self.other = msg
                     .other
@@ -408,6 +419,7 @@ impl NatDiscovery {
                 }
             }
             Test::MappingTwo | Test::MappingThree => {
+                self.samples.extend(msg.mapped.filter(|_| error.is_none()));
                 let verdict = match (error, msg.mapped) {
                     (Some(code), _) => Some(Mapping::Unknown(UnknownReason::ServerError(code))),
                     (None, None) => Some(Mapping::Unknown(UnknownReason::NoMappedAddress)),
