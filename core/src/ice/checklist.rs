@@ -110,7 +110,11 @@ impl CheckList {
     /// Adds a local candidate paired with `remote` only (or with nothing yet): a socket
     /// opened for one peer address, such as a hard-NAT punching socket that a check
     /// reached. Remote candidates added later pair with it as usual.
-    pub(crate) fn add_local_for(&mut self, local: LocalCandidate, remote: Option<RemoteId>) -> LocalId {
+    pub(crate) fn add_local_for(
+        &mut self,
+        local: LocalCandidate,
+        remote: Option<RemoteId>,
+    ) -> LocalId {
         let id = LocalId(self.locals.len());
         self.locals.push(local);
         self.retired.push(false);

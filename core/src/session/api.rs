@@ -39,6 +39,11 @@ impl Session {
         if self.closed {
             return Err(SessionError::Closed);
         }
+        if let Signal::Nat(n) = message {
+            // The latest word wins; it needs no credentials and no ordering.
+            self.agent.set_remote_nat(now, Some(n));
+            return Ok(());
+        }
         let first_credentials = !self.inbox.has_credentials();
         match self.inbox.admit(message) {
             Admit::Ignored => {
@@ -98,6 +103,10 @@ impl Session {
             Signal::EndOfCandidates => self
                 .agent
                 .handle_input(now, IceInput::RemoteEndOfCandidates),
+            Signal::Nat(n) => {
+                self.agent.set_remote_nat(now, Some(n));
+                Ok(())
+            }
         };
         r.map_err(SessionError::from)
     }
@@ -175,9 +184,10 @@ impl Session {
         Ok(())
     }
 
-    /// Closes the session: TURN allocations are deleted (the pump sends those last
-    /// datagrams and stream bytes), the state becomes [`SessionState::Closed`], and
-    /// nothing else is sent or delivered. Idempotent.
+    /// Closes the session: TURN allocations and port mappings are deleted (the pump sends
+    /// those last datagrams and stream bytes, and keeps driving the session until
+    /// [`Session::is_finished`](super::Session::is_finished)), the state becomes
+    /// [`SessionState::Closed`], and nothing else is sent or delivered. Idempotent.
     pub fn close(&mut self, now: Instant) {
         self.now = now;
         if self.closed {
@@ -185,6 +195,7 @@ impl Session {
         }
         self.closed = true;
         self.keepalive_close();
+        self.portmaps.close(now);
         self.agent.close();
         while let Some(t) = self.agent.poll_relay_stream_transmit() {
             self.streams.transmit(t);

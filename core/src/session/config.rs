@@ -5,8 +5,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use super::network_change::NetworkPolicy;
+use super::portmap::PortMapPolicy;
 use super::signal::Role;
-use crate::ice::IceConfig;
+use crate::ice::{IceConfig, PunchConfig};
 use crate::keepalive::KeepaliveConfig;
 use crate::turn::TurnUrl;
 
@@ -122,8 +123,20 @@ pub struct SessionConfig {
     /// [`crate::keepalive`]). It sets the agent's keepalive timing at run time, so
     /// `ice.keepalive` is overwritten.
     pub keepalive: KeepaliveConfig,
-    /// Advanced ICE tuning (timers, pacing, caps). Its role, server, policy and loopback
-    /// fields are overwritten from the fields above.
+    /// Port mapping: whether the session asks the default gateway (NAT-PMP, PCP,
+    /// UPnP-IGD) to forward a port to each socket, offered to the peer as a candidate
+    /// (default on, every protocol; see `session::portmap`). Turn it off
+    /// ([`PortMapPolicy::disabled`]) for apps that must not touch the router. Needs the
+    /// pump to name the gateway ([`Input::Gateway`](super::Input::Gateway)).
+    pub port_mapping: PortMapPolicy,
+    /// Hard-NAT punching: the birthday-paradox punch between an endpoint-independent NAT
+    /// and a symmetric one, with its budget (default on, see [`crate::ice::punch`]). Its
+    /// NAT discovery runs against the first IPv4 STUN server, which must support RFC 5780
+    /// (OTHER-ADDRESS). Off (`enabled: false`): no discovery, no punch, such cells stay on
+    /// the relay. Overrides `ice.punch`.
+    pub hard_nat: PunchConfig,
+    /// Advanced ICE tuning (timers, pacing, caps). Its role, server, policy, loopback and
+    /// punch fields are overwritten from the fields above.
     pub ice: IceConfig,
 }
 
@@ -146,6 +159,8 @@ impl Default for SessionConfig {
             network: NetworkPolicy::default(),
             network_monitor: true,
             keepalive: KeepaliveConfig::default(),
+            port_mapping: PortMapPolicy::default(),
+            hard_nat: PunchConfig::default(),
             ice: IceConfig::default(),
         }
     }
@@ -211,6 +226,16 @@ impl SessionConfig {
     /// Sets the keepalive policy.
     pub fn with_keepalive(mut self, keepalive: KeepaliveConfig) -> Self {
         self.keepalive = keepalive;
+        self
+    }
+    /// Sets the port-mapping policy ([`PortMapPolicy::disabled`] to leave the router alone).
+    pub fn with_port_mapping(mut self, policy: PortMapPolicy) -> Self {
+        self.port_mapping = policy;
+        self
+    }
+    /// Sets the hard-NAT punching settings (`PunchConfig { enabled: false, .. }` to opt out).
+    pub fn with_hard_nat(mut self, punch: PunchConfig) -> Self {
+        self.hard_nat = punch;
         self
     }
     /// Replaces the advanced ICE tuning.

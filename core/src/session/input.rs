@@ -22,8 +22,15 @@ pub enum Input<'a> {
     /// binds sockets on the usable ones and closes the sockets of vanished ones.
     LocalAddresses(&'a [IpAddr]),
     /// What a network monitor sees (addresses, interfaces, default routes): as
-    /// `LocalAddresses`, plus route and interface changes count as major.
+    /// `LocalAddresses`, plus route and interface changes count as major. Its IPv4
+    /// default gateway is taken as with `Gateway`.
     Network(&'a crate::netchange::NetworkSnapshot),
+    /// The IPv4 default gateway (`None`: none, or not known), for port mapping: at start
+    /// and whenever it changes ([`NetworkSnapshot::default_gateway_v4`], the runtime's
+    /// `snapshot_now`, or what netsim's topology says). A new gateway gets new mappings.
+    ///
+    /// [`NetworkSnapshot::default_gateway_v4`]: crate::netchange::NetworkSnapshot::default_gateway_v4
+    Gateway(Option<IpAddr>),
     /// A socket is bound: answering a [`SocketRequest::Bind`](super::SocketRequest::Bind),
     /// or a socket the pump owns.
     SocketBound {

@@ -64,14 +64,17 @@ mod events;
 mod inbox;
 mod input;
 mod keepalive;
+mod nat;
 mod nat64;
 mod network;
 mod network_change;
+mod portmap;
 mod resolve;
 mod signal;
 mod sockets;
 mod stats;
 mod streams;
+mod traversal;
 
 #[cfg(test)]
 mod tests;
@@ -92,12 +95,15 @@ pub use input::Input;
 pub use keepalive::KeepaliveStats;
 pub use network::{NetworkHint, NetworkKind};
 pub use network_change::NetworkPolicy;
+pub use portmap::{PortMapPolicy, PortMapState, PORTMAP_STREAM_BIT};
 pub use signal::{Role, Signal, SignalCredentials, SignalError};
 pub use stats::SessionStats;
 
 use crate::ice::{IceAgent, IceConfig, Input as IceInput, RelayServer, TransportPolicy};
 use crate::turn::{TransportKind, TurnError};
 use inbox::Inbox;
+use nat::{NatWatch, PunchSockets};
+use portmap::PortMaps;
 use resolve::{Purpose, Resolver};
 use sockets::Sockets;
 use streams::Streams;
@@ -167,6 +173,15 @@ pub struct Session {
     now: Instant,
     closed: bool,
     counters: Counters,
+    /// Port mappers, one per mapped socket.
+    portmaps: PortMaps,
+    /// Our NAT behaviour (discovery) and what was signaled of it.
+    nat: NatWatch,
+    nat_signaled: Option<crate::ice::NatBehaviour>,
+    /// Sockets of a hard-NAT punch.
+    punch_sockets: PunchSockets,
+    /// When the session was created (for statistics).
+    created: Instant,
 }
 
 impl Session {
@@ -188,11 +203,14 @@ impl Session {
             include_link_local: config.include_link_local,
             stun_servers: Vec::new(),
             turn_servers: Vec::new(),
+            punch: config.hard_nat,
             ..config.ice.clone()
         };
         let mut rng = rng;
         let keepalive = keepalive::KeepaliveState::new(config.keepalive, rng.next_u64());
-        let agent = IceAgent::new(ice, rng);
+        let mut agent = IceAgent::new(ice, rng);
+        let portmaps = PortMaps::new(config.port_mapping, agent.fork_rng());
+        let nat = NatWatch::new(config.hard_nat.enabled, agent.fork_rng());
         let mut names: Vec<(Purpose, String, u16)> = Vec::new();
         for (i, (host, port)) in servers.stun.iter().enumerate() {
             names.push((Purpose::Stun(i), host.clone(), *port));
@@ -233,6 +251,11 @@ impl Session {
             now,
             closed: false,
             counters: Counters::default(),
+            portmaps,
+            nat,
+            nat_signaled: None,
+            punch_sockets: PunchSockets::default(),
+            created: now,
         };
         let creds = s.agent.local_credentials().clone();
         s.events
@@ -254,7 +277,8 @@ impl Session {
         // stream, which the second picks up.
         for _ in 0..2 {
             self.process_agent();
-            if let Some(r) = self.sockets.poll() {
+            self.process_nat();
+            if let Some(r) = self.sockets.poll().or_else(|| self.punch_sockets.poll()) {
                 return Output::Socket(r);
             }
             if let Some(r) = self.keepalive.poll_request() {
@@ -263,7 +287,7 @@ impl Session {
             if let Some(r) = self.resolver.poll() {
                 return Output::Resolve(r);
             }
-            if let Some(r) = self.streams.poll() {
+            if let Some(r) = self.streams.poll().or_else(|| self.portmaps.poll_stream()) {
                 return Output::Stream(r);
             }
             if let Some(t) = self.agent.poll_transmit() {
@@ -272,6 +296,12 @@ impl Session {
             }
             if let Some(t) = self.keepalive.poll_transmit() {
                 self.keepalive_sending(self.now);
+                return Output::Transmit(t);
+            }
+            if let Some(t) = self.portmaps.poll_transmit() {
+                return Output::Transmit(t);
+            }
+            if let Some(t) = self.nat.poll_transmit().filter(|_| !self.closed) {
                 return Output::Transmit(t);
             }
             if let Some(e) = self.events.pop_front() {
@@ -292,18 +322,25 @@ impl Session {
     /// When [`Session::handle_timeout`] is due (also the value of [`Output::Timeout`]).
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let a = if self.closed {
-            None
+        let (a, n) = if self.closed {
+            (None, None)
         } else {
-            self.agent.poll_timeout()
+            (self.agent.poll_timeout(), self.nat.poll_timeout())
         };
         let k = (!self.closed && !self.network.background)
             .then(|| self.keepalive.poll_timeout())
             .flatten();
-        [self.resolver.poll_timeout(), a, self.network_timeout(), k]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.resolver.poll_timeout(),
+            a,
+            n,
+            self.network_timeout(),
+            k,
+            self.portmaps.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Time passed: runs what is due.
@@ -313,7 +350,9 @@ impl Session {
             self.resolver.handle_timeout(now);
             self.maybe_start(now);
         }
+        self.portmaps.handle_timeout(now);
         if !self.closed {
+            self.nat.handle_timeout(now);
             self.agent.handle_timeout(now);
             self.run_network(now);
             if !self.network.background {
@@ -338,9 +377,19 @@ impl Session {
                     self.keepalive_datagram(now, local, from, data);
                     return;
                 }
+                if self.portmaps.handle_datagram(now, local, from, data)
+                    || self.nat.handle_datagram(now, local, from, data)
+                {
+                    return;
+                }
                 let _ = self
                     .agent
                     .handle_input(now, IceInput::Receive { local, from, data });
+            }
+            Input::Gateway(gateway) => {
+                if !self.closed {
+                    self.set_gateway(now, gateway);
+                }
             }
             Input::LocalAddresses(addrs) => {
                 if !self.closed {
@@ -349,11 +398,17 @@ impl Session {
             }
             Input::Network(snapshot) => {
                 if !self.closed {
+                    self.set_gateway(now, snapshot.default_gateway_v4());
                     self.on_snapshot(now, snapshot);
                 }
             }
             Input::SocketBound { addr } => {
                 if self.closed {
+                    return;
+                }
+                if self.is_punch_bind(addr.ip()) {
+                    self.punch_sockets.bound(addr);
+                    self.agent.add_punch_socket(now, addr);
                     return;
                 }
                 if self.keepalive.expects(addr.ip()) && !self.sockets.expects(addr.ip()) {
@@ -366,6 +421,12 @@ impl Session {
                 self.retire_sockets(now);
             }
             Input::SocketFailed { ip, reason } => {
+                if self.is_punch_bind(ip) {
+                    log::debug!("session: punch socket on {ip}: {reason}");
+                    self.punch_sockets.failed(ip);
+                    self.agent.punch_socket_failed();
+                    return;
+                }
                 if self.keepalive.expects(ip) && !self.sockets.expects(ip) {
                     self.keepalive_socket_lost(ip, reason);
                     return;
@@ -379,8 +440,12 @@ impl Session {
                     self.keepalive_socket_lost(addr.ip(), "the pump closed it");
                     return;
                 }
-                if self.sockets.closed(addr) && self.started && !self.closed {
+                if self.punch_sockets.closed(addr) {
+                    self.agent.remove_punch_socket(addr);
                     let _ = self.agent.remove_local_socket(now, addr);
+                } else if self.sockets.closed(addr) && self.started && !self.closed {
+                    let _ = self.agent.remove_local_socket(now, addr);
+                    self.socket_gone(addr);
                 }
             }
             Input::Nat64(prefixes) => {
@@ -391,6 +456,15 @@ impl Session {
             Input::Resolved { id, result } => {
                 self.resolver.answer(id, result);
                 self.maybe_start(now);
+            }
+            Input::StreamConnected { id, .. } if PortMaps::owns_stream(id) => {
+                self.portmaps.stream_connected(now, id);
+            }
+            Input::StreamData { id, data } if PortMaps::owns_stream(id) => {
+                self.portmaps.stream_data(now, id, data);
+            }
+            Input::StreamClosed { id, .. } if PortMaps::owns_stream(id) => {
+                self.portmaps.stream_closed(now, id);
             }
             Input::StreamConnected { id, local } => {
                 self.streams.connected(id, local);
@@ -510,6 +584,8 @@ impl Session {
         {
             log::debug!("session: socket {addr}: {e}");
         }
+        self.portmaps.add_socket(now, addr);
+        self.start_nat_discovery(now);
         if self.state == SessionState::New {
             self.set_state(SessionState::Checking);
         }
@@ -524,6 +600,9 @@ impl Session {
             for addr in &gone {
                 let _ = self.agent.remove_local_socket(now, *addr);
             }
+        }
+        for addr in &gone {
+            self.socket_gone(*addr);
         }
         if !gone.is_empty() {
             let alive: Vec<IpAddr> = self.sockets.all().iter().map(|a| a.ip()).collect();

@@ -199,6 +199,9 @@ impl Session {
     pub(super) fn major(&mut self, now: Instant, why: Major) {
         log::debug!("session: major network change ({why:?})");
         self.network.majors += 1;
+        // The mappings may be gone with the network (same gateway and socket: else the
+        // new socket or gateway gets new mappers anyway).
+        self.portmaps.network_changed(now);
         match why {
             Major::Resumed | Major::Snapshot => {
                 self.network.restart_forced = true;

@@ -16,10 +16,27 @@
 //! `options`, `role` and `tiebreaker` are optional: other ICE stacks send plain
 //! credentials. An ICE restart is new credentials. Apps that carry SDP themselves use the
 //! RFC 8839 attribute lines instead ([`Signal::to_sdp`], [`Signal::from_sdp`]).
+//!
+//! A Pinhole extension: what a session found out about its NAT (RFC 5780 discovery),
+//! sent once known and again when it changes, so that the two sides can decide on a
+//! hard-NAT punch ([`crate::ice::punch`]). Other stacks ignore a message of an unknown
+//! type, and so does a session (counted in `signals_ignored`):
+//!
+//! ```text
+//! {"type":"nat","mapping":"address-and-port-dependent","filtering":"address-and-port-dependent","allocation":"sequential","last-port":"40007"}
+//! ```
+//!
+//! `mapping` and `filtering` take the RFC 4787 words (`endpoint-independent`,
+//! `address-dependent`, `address-and-port-dependent`), `no-nat` for the mapping, or
+//! `unknown`; `allocation` is `random`, `sequential` (with `last-port`, the last external
+//! port discovery saw) or `unknown`. Unknown words read as `unknown`. It has no SDP form.
 
 use serde_json::{Map, Value};
 
-use crate::ice::{Candidate, CandidateParseError, IceAttribute, IceCredentials};
+use crate::ice::{
+    Candidate, CandidateParseError, IceAttribute, IceCredentials, NatBehaviour, PortAllocation,
+};
+use crate::nat::{Filtering, Mapping, UnknownReason};
 
 /// Who controls nomination (RFC 8445 §6.1.1).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -79,6 +96,8 @@ pub enum Signal {
     Candidate(Candidate),
     /// No more candidates in this generation.
     EndOfCandidates,
+    /// What the sender knows of its NAT (a Pinhole extension, see the module docs).
+    Nat(NatBehaviour),
 }
 
 /// Why a signaling string was not understood.
@@ -152,6 +171,19 @@ impl Signal {
                 put("candidate", &c.to_string());
             }
             Signal::EndOfCandidates => put("type", "end-of-candidates"),
+            Signal::Nat(n) => {
+                put("type", "nat");
+                put("mapping", n.mapping.as_str());
+                put("filtering", n.filtering.as_str());
+                match n.allocation {
+                    PortAllocation::Unknown => put("allocation", "unknown"),
+                    PortAllocation::Random => put("allocation", "random"),
+                    PortAllocation::Sequential { last } => {
+                        put("allocation", "sequential");
+                        put("last-port", &last.to_string());
+                    }
+                }
+            }
         }
         Value::Object(m).to_string()
     }
@@ -214,13 +246,48 @@ impl Signal {
                     })
             }
             "end-of-candidates" => Ok(Some(Signal::EndOfCandidates)),
+            "nat" => {
+                let unknown = Mapping::Unknown(UnknownReason::NoOtherAddress);
+                let mapping = match optional("mapping").unwrap_or("unknown") {
+                    "no-nat" => Mapping::NoNat,
+                    "endpoint-independent" => Mapping::EndpointIndependent,
+                    "address-dependent" => Mapping::AddressDependent,
+                    "address-and-port-dependent" => Mapping::AddressAndPortDependent,
+                    _ => unknown,
+                };
+                let filtering = match optional("filtering").unwrap_or("unknown") {
+                    "endpoint-independent" => Filtering::EndpointIndependent,
+                    "address-dependent" => Filtering::AddressDependent,
+                    "address-and-port-dependent" => Filtering::AddressAndPortDependent,
+                    _ => Filtering::Unknown(UnknownReason::NoOtherAddress),
+                };
+                let allocation = match optional("allocation") {
+                    Some("random") => PortAllocation::Random,
+                    Some("sequential") => {
+                        let p = field("last-port")?;
+                        let last = p.parse::<u16>().map_err(|_| SignalError::BadField {
+                            field: "last-port",
+                            value: p.to_owned(),
+                            reason: "expected a port number 0-65535",
+                        })?;
+                        PortAllocation::Sequential { last }
+                    }
+                    _ => PortAllocation::Unknown,
+                };
+                Ok(Some(Signal::Nat(NatBehaviour {
+                    mapping,
+                    filtering,
+                    allocation,
+                })))
+            }
             _ => Ok(None),
         }
     }
 
     /// The RFC 8839 attribute lines (with `a=`) for apps that carry SDP: `ice-ufrag`,
     /// `ice-pwd` and `ice-options` for credentials, `candidate`, `end-of-candidates`.
-    /// Role and tie-breaker have no SDP form (SDP carries roles as offer/answer).
+    /// Role and tie-breaker have no SDP form (SDP carries roles as offer/answer), nor has
+    /// the NAT message (no lines: an SDP app gets no hard-NAT punch).
     pub fn to_sdp(&self) -> Vec<String> {
         match self {
             Signal::Credentials(c) => {
@@ -235,6 +302,7 @@ impl Signal {
             }
             Signal::Candidate(c) => vec![format!("a={c}")],
             Signal::EndOfCandidates => vec![format!("a={}", IceAttribute::EndOfCandidates)],
+            Signal::Nat(_) => Vec::new(),
         }
     }
 
@@ -310,15 +378,53 @@ mod tests {
     fn json_round_trips_every_message() {
         let cand =
             Candidate::parse("candidate:1 1 udp 2130706431 192.0.2.1 50000 typ host").unwrap();
+        let nat = |allocation| {
+            Signal::Nat(NatBehaviour {
+                mapping: Mapping::AddressAndPortDependent,
+                filtering: Filtering::AddressDependent,
+                allocation,
+            })
+        };
         for s in [
             Signal::Credentials(creds()),
             Signal::Candidate(cand),
             Signal::EndOfCandidates,
+            nat(PortAllocation::Sequential { last: 40007 }),
+            nat(PortAllocation::Random),
+            nat(PortAllocation::Unknown),
         ] {
             let line = s.to_json();
             assert!(!line.contains('\n'));
             assert_eq!(Signal::from_json(&line).unwrap(), Some(s), "{line}");
         }
+    }
+
+    #[test]
+    fn the_nat_message_is_flat_strings_and_forgiving() {
+        let line = Signal::Nat(NatBehaviour {
+            mapping: Mapping::EndpointIndependent,
+            filtering: Filtering::AddressAndPortDependent,
+            allocation: PortAllocation::Unknown,
+        })
+        .to_json();
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert!(
+            v.as_object().unwrap().values().all(Value::is_string),
+            "{line}"
+        );
+        assert_eq!(v["mapping"], "endpoint-independent");
+        // Words from a newer peer read as unknown; a bad port is explained.
+        let Some(Signal::Nat(n)) =
+            Signal::from_json(r#"{"type":"nat","mapping":"wobbly","allocation":"fancy"}"#).unwrap()
+        else {
+            panic!()
+        };
+        assert!(!n.is_easy() && !n.is_hard());
+        assert_eq!(n.allocation, PortAllocation::Unknown);
+        let e = Signal::from_json(r#"{"type":"nat","allocation":"sequential","last-port":"x"}"#)
+            .unwrap_err();
+        assert!(e.to_string().contains("last-port"), "{e}");
+        assert!(Signal::Nat(n).to_sdp().is_empty());
     }
 
     #[test]

@@ -3,8 +3,9 @@
 use serde_json::{json, Value};
 
 use super::events::{PathInfo, SessionState};
+use super::portmap::PortMapState;
 use super::{Counters, KeepaliveStats, Session};
-use crate::ice::{IceStats, RelayStats};
+use crate::ice::{IceStats, NatBehaviour, PortAllocation, PunchStats, RelayStats};
 
 /// A snapshot of one session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +41,16 @@ pub struct SessionStats {
     pub relays: Vec<RelayStats>,
     /// The keepalive policy: interval, what the lifetime probe found, losses.
     pub keepalive: KeepaliveStats,
+    /// Each mapped socket's port mapping (empty: none tried).
+    pub port_mappings: Vec<PortMapState>,
+    /// What NAT discovery found about our NAT.
+    pub nat: Option<NatBehaviour>,
+    /// The hard-NAT punch.
+    pub punch: PunchStats,
+    /// Sockets a hard-NAT punch holds now.
+    pub punch_sockets: usize,
+    /// `punch.started`, `punch.ended` as time since the session was created.
+    pub punch_times: (Option<std::time::Duration>, Option<std::time::Duration>),
 }
 
 impl SessionStats {
@@ -68,6 +79,17 @@ impl SessionStats {
             ice: s.agent.stats(),
             relays: s.agent.relay_stats(),
             keepalive: s.keepalive_stats(),
+            port_mappings: s.port_mappings(),
+            nat: s.nat_behaviour(),
+            punch: s.agent.punch_stats(),
+            punch_sockets: s.punch_socket_count(),
+            punch_times: {
+                let p = s.agent.punch_stats();
+                (
+                    p.started.map(|t| s.since_created(t)),
+                    p.ended.map(|t| s.since_created(t)),
+                )
+            },
         }
     }
 
@@ -138,6 +160,64 @@ impl SessionStats {
             "probe_datagrams": k.probe_datagrams,
             "held": k.held,
         });
+        let port_mappings: Vec<Value> = self
+            .port_mappings
+            .iter()
+            .map(|m| {
+                let protocols: serde_json::Map<String, Value> = m
+                    .protocols
+                    .iter()
+                    .map(|(p, s)| (p.as_str().to_owned(), Value::String(s.clone())))
+                    .collect();
+                json!({
+                    "socket": m.socket.to_string(),
+                    "gateway": m.gateway.to_string(),
+                    "protocol": m.mapping.map(|x| x.protocol.as_str()),
+                    "external": m.mapping.map(|x| x.external.to_string()),
+                    "lifetime_s": m.mapping.map(|x| x.lifetime.as_secs()),
+                    "protocols": protocols,
+                    "renewals": m.stats.renewals,
+                    "epoch_resets": m.stats.epoch_resets,
+                    "announces": m.stats.announces,
+                    "closing": m.closing,
+                })
+            })
+            .collect();
+        let nat = self.nat.map(|n| {
+            let (allocation, last) = match n.allocation {
+                PortAllocation::Unknown => ("unknown", None),
+                PortAllocation::Random => ("random", None),
+                PortAllocation::Sequential { last } => ("sequential", Some(last)),
+            };
+            json!({
+                "mapping": n.mapping.as_str(),
+                "filtering": n.filtering.as_str(),
+                "allocation": allocation,
+                "last_port": last,
+            })
+        });
+        let p = &self.punch;
+        let ms = |d: Option<std::time::Duration>| d.map(|d| d.as_secs_f64() * 1000.0);
+        let punch = json!({
+            "role": p.role.map(|r| r.as_str()),
+            "outcome": p.outcome.as_str(),
+            "attempts": p.attempts,
+            "started_ms": ms(self.punch_times.0),
+            "ended_ms": ms(self.punch_times.1),
+            "sockets_opened": p.sockets_opened,
+            "sockets_failed": p.sockets_failed,
+            "sockets_held": self.punch_sockets,
+            "probes_sent": p.probes_sent,
+            "predicted_probes": p.predicted_probes,
+            "responses": p.responses,
+            "dropped": p.dropped,
+            "hit": p.hit.map(|h| json!({
+                "local": h.local.to_string(),
+                "remote": h.remote.to_string(),
+                "after_ms": h.after.as_secs_f64() * 1000.0,
+                "probes": h.probes,
+            })),
+        });
         json!({
             "state": self.state.as_str(),
             "path": path,
@@ -160,6 +240,9 @@ impl SessionStats {
             "pairs": pairs,
             "relays": relays,
             "keepalive": keepalive,
+            "port_mappings": port_mappings,
+            "nat": nat,
+            "punch": punch,
         })
     }
 }
