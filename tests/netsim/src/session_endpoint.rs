@@ -9,10 +9,20 @@
 //! - the host's addresses (`interfaces_changed`) → [`Input::LocalAddresses`];
 //!   a [`SocketRequest::Bind`] is answered at once with [`Input::SocketBound`]
 //!   on the endpoint's fixed port ([`SessionConfig::port`]; the endpoint is
-//!   attached on that port), or [`Input::SocketFailed`] if the host has no
-//!   such address; a [`SocketRequest::Close`] closes the socket: datagrams to
-//!   it are dropped and counted ([`SessionEndpoint::stray`]). Make-before-break
-//!   is the session's rule; [`SessionEndpoint::socket_log`] shows the order.
+//!   attached on that port), or for a bind with port 0 (the keepalive probe's
+//!   spare sockets, a hard-NAT punch's extra sockets) on the next free port of
+//!   [`SessionEndpoint::with_spare_ports`], then, with
+//!   [`SessionEndpoint::with_ephemeral_ports`], on the next free port from 49152
+//!   as an OS would (attach the endpoint to every port of its host, `attach`, for
+//!   those to receive), or [`Input::SocketFailed`] if the host has no such
+//!   address (or no port is left); a
+//!   [`SocketRequest::Close`] closes the socket: datagrams to it are dropped
+//!   and counted ([`SessionEndpoint::stray`]). Make-before-break is the
+//!   session's rule; [`SessionEndpoint::socket_log`] shows the order.
+//! - the default gateway ([`SessionEndpoint::with_gateway`], the home NAT's
+//!   LAN address in netsim's topology) → [`Input::Gateway`], with the host's
+//!   addresses; the session's port mappers talk to it through the same
+//!   datagrams and streams.
 //! - [`StreamRequest`]s → netsim's TCP model (connect, send, close); TCP
 //!   events → [`Input::StreamConnected`] / [`Input::StreamData`] /
 //!   [`Input::StreamClosed`]. Nothing is buffered here: the session holds
@@ -108,6 +118,12 @@ pub struct SessionEndpoint {
     bound: Vec<SocketAddr>,
     /// The static name table (netsim has no DNS).
     names: Vec<(String, IpAddr)>,
+    /// The default gateway to tell the session.
+    gateway: Option<IpAddr>,
+    /// Binds on port 0 beyond the spare ports get ephemeral ports.
+    ephemeral: bool,
+    /// The next port for such a bind.
+    next_ephemeral: u16,
     /// Every event, with its virtual time since creation.
     pub events: Vec<(Duration, Event)>,
     /// Every application datagram received.
@@ -158,6 +174,9 @@ impl SessionEndpoint {
             host_addrs: None,
             bound: Vec::new(),
             names: Vec::new(),
+            gateway: None,
+            ephemeral: false,
+            next_ephemeral: 49152,
             events: Vec::new(),
             data: Vec::new(),
             socket_log: Vec::new(),
@@ -194,6 +213,20 @@ impl SessionEndpoint {
     /// the endpoint on [`SessionEndpoint::ports`].
     pub fn with_spare_ports(mut self, ports: &[u16]) -> Self {
         self.spare_ports = ports.to_vec();
+        self
+    }
+
+    /// Binds for port 0 beyond the spare ports (a hard-NAT punch's sockets) get the
+    /// next free port from 49152, as an OS picks one; attach the endpoint on every port
+    /// of its host (`attach`) for those to receive. Without it they fail.
+    pub fn with_ephemeral_ports(mut self) -> Self {
+        self.ephemeral = true;
+        self
+    }
+
+    /// Tells the session `ip` is the default gateway (for port mapping).
+    pub fn with_gateway(mut self, ip: IpAddr) -> Self {
+        self.gateway = Some(ip);
         self
     }
 
@@ -348,6 +381,7 @@ impl SessionEndpoint {
                         .iter()
                         .copied()
                         .find(|p| !self.bound.contains(&SocketAddr::new(ip, *p)));
+                    let free = free.or_else(|| self.ephemeral.then(|| self.next_free_port(ip)));
                     let Some(p) = free else {
                         let reason =
                             "netsim: no spare port left (SessionEndpoint::with_spare_ports)";
@@ -373,6 +407,18 @@ impl SessionEndpoint {
             }
             SocketRequest::Close { addr } => self.bound.retain(|a| *a != addr),
             other => unhandled(&other),
+        }
+    }
+
+    /// A free port on `ip`, as an OS picks one for a bind on port 0.
+    fn next_free_port(&mut self, ip: IpAddr) -> u16 {
+        loop {
+            let p = self.next_ephemeral;
+            self.next_ephemeral = if p == u16::MAX { 49152 } else { p + 1 };
+            let addr = SocketAddr::new(ip, p);
+            if p != self.port && !self.bound.contains(&addr) {
+                return p;
+            }
         }
     }
 
@@ -484,6 +530,9 @@ impl Endpoint for SessionEndpoint {
 
     fn interfaces_changed(&mut self, now: Instant, addrs: &[IpAddr]) {
         self.host_addrs = Some(addrs.to_vec());
+        if self.gateway.is_some() {
+            self.session.handle_input(now, Input::Gateway(self.gateway));
+        }
         self.session.handle_input(now, Input::LocalAddresses(addrs));
         self.drain(now);
     }
@@ -543,7 +592,7 @@ impl Endpoint for SessionEndpoint {
             TcpEvent::Closed { conn } => {
                 if let Some(i) = self.streams.iter().position(|s| s.conn == Some(conn)) {
                     let id = self.streams.remove(i).id;
-                    let reason = "closed by the TURN server";
+                    let reason = "closed by the server";
                     self.session
                         .handle_input(now, Input::StreamClosed { id, reason });
                 }

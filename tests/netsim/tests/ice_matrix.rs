@@ -5,12 +5,21 @@
 //! duplication, and with 5% loss on the access links.
 //!
 //! Truth table (RFC 4787; see `scenario::bound` for the classes and the
-//! lower bound): a direct path exists unless both sides drop the other's
-//! first check — symmetric ↔ symmetric, and symmetric ↔ any EIM + APDF NAT
-//! (port-restricted cone, carrier CGNAT, double NAT) — or a side has no UDP.
-//! Those cells connect through the TURN server in the core (`Relay`, with a
-//! relayed candidate on one side of the path); every other cell must end
-//! direct. Every variant connects 100%.
+//! lower bound): ordinary checks find a direct path unless both sides drop the
+//! other's first check — symmetric ↔ symmetric, and symmetric ↔ any EIM + APDF
+//! NAT (port-restricted cone, carrier CGNAT, double NAT) — or a side has no
+//! UDP. Symmetric ↔ EIM + APDF cells are punch cells: they connect through the
+//! TURN server first and the sessions' hard-NAT punch (birthday paradox,
+//! port prediction against the sequential allocator) then moves them to a
+//! direct path within `bound::PUNCH_DEADLINE` (4 s), make-before-break.
+//! Symmetric ↔ symmetric, no UDP, and two peers behind one NAT without
+//! hairpinning connect through the relay (`Relay`, with a relayed candidate on
+//! one side of the path); every other cell must end direct. A fourth variant
+//! gives every home router port mapping (NAT-PMP, PCP, UPnP-IGD): then every
+//! cell is direct through ordinary checks, symmetric ↔ symmetric included
+//! (a mapped side counts as open; a carrier NAT maps nothing and a home
+//! router behind one maps to a private address, which the session refuses).
+//! Every variant connects 100%.
 //!
 //! Time to connected is the controlling side's first path of the kind the
 //! cell ends on: on a direct cell its first *direct* `PathChanged` (a direct
@@ -47,6 +56,7 @@
 //! prints the tables.
 
 use pinhole::ice::CandidateType;
+use pinhole_netsim::scenario::bound::PUNCH_DEADLINE;
 use pinhole_netsim::scenario::table::{self, Variant};
 use pinhole_netsim::scenario::{roam, Outcome, Path, Scenario, Topology, RELAY_CANDIDATES};
 use pinhole_netsim::Preset;
@@ -65,6 +75,8 @@ fn slack(topology: Topology, v: Variant) -> Duration {
         },
         Variant::SignalingLoss => PACING + Duration::from_millis(400),
         Variant::AccessLoss => PACING + Duration::from_millis(1250),
+        // A mapped side's unreachable host pair is checked one Ta before its mapped one.
+        Variant::PortMapping => PACING,
     }
 }
 
@@ -75,7 +87,7 @@ fn relay_slack(v: Variant) -> Duration {
         + match v {
             Variant::SignalingLoss => Duration::from_millis(400 + 250),
             Variant::AccessLoss => Duration::from_millis(1250),
-            Variant::Clean | Variant::NonTrickle => Duration::ZERO,
+            Variant::Clean | Variant::NonTrickle | Variant::PortMapping => Duration::ZERO,
         }
 }
 
@@ -124,6 +136,30 @@ fn check(topology: Topology, v: Variant, seed: u64) -> Outcome {
                 t <= bound + slack(topology, v),
                 "{name}: direct at {t:?}, lower bound {bound:?} + {:?}",
                 slack(topology, v)
+            );
+            check_exchange(&name, &o);
+        }
+        None if sc.punch_cell() => {
+            // Relay first, then the punch moves the path to a direct pair.
+            assert_eq!(o.path, Path::Direct, "{name}: expected direct, got {o:?}");
+            let direct = o.direct_at.expect("a direct path");
+            assert!(
+                o.relay_at.is_some_and(|r| r < direct),
+                "{name}: the relay carries data while punching: {o:?}"
+            );
+            assert!(
+                direct <= PUNCH_DEADLINE,
+                "{name}: direct at {direct:?}, after the punch deadline"
+            );
+            let p = o.punch.as_ref().expect("a punch ran");
+            assert_eq!(p.outcome.0, "succeeded", "{name}: {p:?}");
+            assert!(
+                p.easy_probes <= 2048 && p.hard_probes <= 256,
+                "{name}: {p:?}"
+            );
+            assert!(
+                p.started >= Duration::from_secs(1),
+                "{name}: ordinary checks get their second first: {p:?}"
             );
             check_exchange(&name, &o);
         }
@@ -202,6 +238,11 @@ macro_rules! row {
                     fn access_loss() {
                         check(cell(), Variant::AccessLoss, 3);
                     }
+                    #[test]
+                    fn port_mapping() {
+                        let o = check(cell(), Variant::PortMapping, 4);
+                        assert_eq!(o.path, Path::Direct, "{o:?}");
+                    }
                 }
             )*
         }
@@ -254,15 +295,35 @@ fn udp_blocked_connects_through_turn_over_tcp_443() {
     assert_eq!(o.cell(), "relay relay/host 600 ms");
 }
 
+/// A sequential allocator is found by NAT discovery, signaled, and hit by the
+/// first predicted probe; towards a full cone it needs no punch at all.
 #[test]
-fn symmetric_sequential_behaves_like_symmetric() {
-    let o = Scenario::pair(Preset::SymmetricSequential, Preset::PortRestrictedCone).run();
-    assert_eq!(o.path, Path::Relay, "{o:?}");
-    check(
+fn symmetric_sequential_is_hit_by_port_prediction() {
+    let o = check(
+        Topology::Pair(Preset::SymmetricSequential, Preset::PortRestrictedCone),
+        Variant::Clean,
+        1,
+    );
+    let p = o.punch.expect("a punch ran");
+    assert!(p.predicted > 0, "{p:?}");
+    assert!(p.hit_probe.is_some_and(|n| n <= 8), "{p:?}");
+    let o = check(
         Topology::Pair(Preset::SymmetricSequential, Preset::FullCone),
         Variant::Clean,
         1,
     );
+    assert!(o.punch.is_none(), "{o:?}");
+}
+
+/// With the punch switched off, the punch cells stay on the relay (what every
+/// other ICE stack does).
+#[test]
+fn without_the_punch_symmetric_to_port_restricted_relays() {
+    let mut c = Scenario::pair(Preset::Symmetric, Preset::PortRestrictedCone);
+    c.hard_nat = false;
+    let o = c.run();
+    assert_eq!(o.path, Path::Relay, "{o:?}");
+    assert!(o.punch.is_none(), "{o:?}");
 }
 
 #[test]
@@ -335,7 +396,20 @@ fn print_tables() {
         n == total
     };
     assert!(connected(&all), "{all}");
-    for v in [Variant::SignalingLoss, Variant::AccessLoss] {
+    let punched: Vec<&Outcome> = clean
+        .iter()
+        .flatten()
+        .filter(|o| o.punch.is_some())
+        .collect();
+    println!(
+        "hard-NAT punch cells (clean):\n{}",
+        table::format_punch(&punched)
+    );
+    for v in [
+        Variant::SignalingLoss,
+        Variant::AccessLoss,
+        Variant::PortMapping,
+    ] {
         let m = table::run_matrix(v);
         let sum = table::summary(m.iter().flatten());
         let upgraded: Vec<&str> = m

@@ -11,6 +11,7 @@ use crate::firewall::Firewall;
 use crate::link::{LinkConfig, LinkSpec};
 use crate::nat::NatConfig;
 use crate::pinhole_endpoints::StunServerEndpoint;
+use crate::portmap_server::{PortMapServer, PortMapServerConfig};
 use crate::presets::{self, Layer, Preset};
 use crate::session_endpoint::SessionEndpoint;
 use crate::topology::{Internet, Peer};
@@ -22,6 +23,10 @@ use std::time::{Duration, Instant};
 
 /// The STUN server in the core.
 pub const STUN_SERVER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), 3478);
+/// The STUN server's alternate address (RFC 5780 OTHER-ADDRESS), for the sessions' NAT
+/// behaviour discovery: another IP and another port on the same host.
+pub const STUN_ALTERNATE: SocketAddr =
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 3)), 3479);
 /// The TURN server in the core (UDP 3478; TCP 3478 and 443), beside the
 /// STUN server: same zero-latency link, so a TURN round trip is 100 ms too.
 pub const TURN_SERVER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)), 3478);
@@ -66,6 +71,19 @@ pub fn session_config(i: usize) -> SessionConfig {
 
 /// The port each session uses on every address of its host.
 pub const ICE_PORT: u16 = 5000;
+
+/// What a call has besides its topology.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallOptions {
+    /// Every home router (a peer's innermost NAT that is not a carrier's) offers port
+    /// mapping: NAT-PMP, PCP and UPnP-IGD ([`PortMapServer`]) at its LAN address x.y.z.1,
+    /// which each session is given as its default gateway. Without it no gateway is named
+    /// (netsim's NAT boxes have no address of their own on the LAN to answer at), and the
+    /// sessions try no port mapping.
+    pub port_mapping: bool,
+    /// Both sessions opt out of hard-NAT punching (and its NAT discovery).
+    pub hard_nat_off: bool,
+}
 
 /// Where the two peers are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,6 +232,28 @@ fn build(net: &mut Internet, topo: Topology, loss: f64) -> (Peer, Peer) {
     }
 }
 
+/// Whether side `i`'s innermost NAT is a home router (there is one, and it is not a
+/// carrier's box): what offers port mapping in [`CallOptions::port_mapping`].
+fn home_router(topo: Topology, i: usize, p: &Peer) -> bool {
+    let Topology::Pair(a, b) = topo else {
+        return false;
+    };
+    let preset = if i == 0 { a } else { b };
+    !p.nats.is_empty() && preset.layers().last().is_some_and(|l| !l.carrier)
+}
+
+/// A port-mapping server on the peer's home router; returns its LAN address.
+fn add_portmap_router(net: &mut Internet, p: &Peer) -> IpAddr {
+    let (host, lan_ip) = net.add_portmap_host(p);
+    let g = p.nat().expect("a home router");
+    let external = net.nat(g).external_addrs()[0];
+    net.attach(
+        host,
+        PortMapServer::new(PortMapServerConfig::new(lan_ip, external)),
+    );
+    lan_ip
+}
+
 impl Call {
     /// Builds the topology, the STUN and the TURN server, starts both
     /// sessions (credentials go out on the signaling channel first, then the
@@ -225,7 +265,15 @@ impl Call {
         signaling: SignalingLoss,
         trickle: bool,
     ) -> Call {
-        Call::start_configured(topo, seed, access_loss, signaling, trickle, &|c| c)
+        Call::start_with_options(
+            topo,
+            seed,
+            access_loss,
+            signaling,
+            trickle,
+            CallOptions::default(),
+            &|c| c,
+        )
     }
 
     /// [`Call::start`] with each side's configuration passed through `tweak` first.
@@ -237,6 +285,27 @@ impl Call {
         trickle: bool,
         tweak: &dyn Fn(SessionConfig) -> SessionConfig,
     ) -> Call {
+        Call::start_with_options(
+            topo,
+            seed,
+            access_loss,
+            signaling,
+            trickle,
+            CallOptions::default(),
+            tweak,
+        )
+    }
+
+    /// [`Call::start_configured`] with options (port-mapping routers, no punch).
+    pub fn start_with_options(
+        topo: Topology,
+        seed: u64,
+        access_loss: f64,
+        signaling: SignalingLoss,
+        trickle: bool,
+        options: CallOptions,
+        tweak: &dyn Fn(SessionConfig) -> SessionConfig,
+    ) -> Call {
         let mut net = Internet::new(seed);
         let dual = topo.is_dual_stack();
         let (stun_ips, turn_ips) = if dual {
@@ -245,11 +314,20 @@ impl Call {
                 vec![TURN_SERVER.ip(), TURN_SERVER6.ip()],
             )
         } else {
-            (vec![STUN_SERVER.ip()], vec![TURN_SERVER.ip()])
+            (
+                vec![STUN_SERVER.ip(), STUN_ALTERNATE.ip()],
+                vec![TURN_SERVER.ip()],
+            )
         };
         let stun = net.server("stun", &stun_ips);
-        // Without an alternate address the server answers on every address of its host.
-        let server = StunServerEndpoint::new(ServerConfig::new(STUN_SERVER)).expect("valid");
+        // Without an alternate address the server answers on every address of its host
+        // (dual-stack cells: IPv4 and IPv6); with one (the others), RFC 5780 on IPv4 for
+        // the sessions' NAT discovery.
+        let mut stun_config = ServerConfig::new(STUN_SERVER);
+        if !dual {
+            stun_config = stun_config.with_alternate(STUN_ALTERNATE);
+        }
+        let server = StunServerEndpoint::new(stun_config).expect("valid");
         net.attach(stun, server);
         let turn_host = net.server("turn", &turn_ips);
         let (user, pass) = TURN_USER;
@@ -259,20 +337,36 @@ impl Call {
         }
         let turn = net.attach(turn_host, TurnServerModel::new(turn_cfg));
         let (alice, bob) = build(&mut net, topo, access_loss);
+        let mut gateways = [None, None];
+        for (i, p) in [&alice, &bob].into_iter().enumerate() {
+            if options.port_mapping && home_router(topo, i, p) {
+                gateways[i] = Some(add_portmap_router(&mut net, p));
+            }
+        }
         let start = net.now();
         let mut eps = Vec::new();
         for (i, peer) in [&alice, &bob].into_iter().enumerate() {
-            let config = tweak(if dual {
+            let mut config = tweak(if dual {
                 with_ipv6_servers(session_config(i))
             } else {
                 session_config(i)
             });
+            if options.hard_nat_off {
+                config = config.with_hard_nat(pinhole::ice::PunchConfig {
+                    enabled: false,
+                    ..Default::default()
+                });
+            }
             let mut ep = SessionEndpoint::new(start, config, net.fork_rng())
                 .expect("a valid session configuration");
             if let Some(prefix) = peer.nat().and_then(|g| net.sim.nat64_prefix(g)) {
                 ep.set_nat64(start, &[prefix]);
             }
-            eps.push(net.attach_on_ports(peer.host, &[ICE_PORT], ep));
+            if let Some(gw) = gateways[i] {
+                ep = ep.with_gateway(gw);
+            }
+            // Every port of the host: a hard-NAT punch binds extra sockets.
+            eps.push(net.attach(peer.host, ep.with_ephemeral_ports()));
         }
         let mut s = Call {
             net,

@@ -46,14 +46,14 @@ pub mod signaling;
 pub mod table;
 
 pub use call::{
-    session_config, turn_servers, Call, Topology, ICE_PORT, STUN_SERVER, TURN_SERVER,
-    TURN_TLS_PORT, TURN_USER,
+    session_config, turn_servers, Call, CallOptions, Topology, ICE_PORT, STUN_ALTERNATE,
+    STUN_SERVER, TURN_SERVER, TURN_TLS_PORT, TURN_USER,
 };
 pub use exchange::Exchange;
 pub use signaling::SignalingLoss;
 
-use bound::{class, lower_bound, lower_bound_rtt, relay_lower_bound, relay_lower_bound_class};
-use bound::{Filter, NatClass};
+use bound::{class, class_mapped, lower_bound_rtt, relay_lower_bound_class};
+use bound::{Filter, NatClass, PEER_RTT};
 use pinhole::ice::CandidateType;
 use pinhole::session::{Event, PathInfo, PathKind, Signal};
 use std::time::Duration;
@@ -102,6 +102,31 @@ pub struct Outcome {
     /// is the path the outcome reports, with its addresses (`local.addr` as the peer
     /// sees it, `remote.addr`).
     pub paths: Vec<(Duration, PathInfo)>,
+    /// The hard-NAT punch, if one ran.
+    pub punch: Option<PunchSummary>,
+    /// A port mapping became a candidate on either side.
+    pub mapped: bool,
+}
+
+/// What the hard-NAT punch of a run cost (both sides' statistics).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PunchSummary {
+    /// When it started (since the start of the run; the earlier side).
+    pub started: Duration,
+    /// Probes the easy side sent in all.
+    pub easy_probes: u64,
+    /// Which of the easy side's probes got through first (1 = the first), when
+    /// one did; `None` when the hard side's probe came in first (the easy side
+    /// had probed its port before it was open).
+    pub hit_probe: Option<u64>,
+    /// Of the easy side's probes, those to predicted ports.
+    pub predicted: u64,
+    /// Sockets the hard side opened.
+    pub hard_sockets: u64,
+    /// Probes the hard side sent.
+    pub hard_probes: u64,
+    /// Both sides' outcome words (`succeeded`, `exhausted`, ...), easy side first.
+    pub outcome: (String, String),
 }
 
 impl Outcome {
@@ -152,6 +177,10 @@ pub struct Scenario {
     /// Give up after this much virtual time (default 15 s: a cell without a
     /// direct path fails when the last check times out, ~9 s).
     pub deadline: Duration,
+    /// Home routers grant port mappings ([`CallOptions::port_mapping`]).
+    pub port_mapping: bool,
+    /// Hard-NAT punching (default on; off: [`CallOptions::hard_nat_off`]).
+    pub hard_nat: bool,
 }
 
 impl Scenario {
@@ -163,7 +192,39 @@ impl Scenario {
             access_loss: 0.0,
             trickle: true,
             deadline: Duration::from_secs(15),
+            port_mapping: false,
+            hard_nat: true,
         }
+    }
+
+    /// Home routers grant port mappings.
+    pub fn port_mapping(mut self) -> Self {
+        self.port_mapping = true;
+        self
+    }
+
+    /// The two sides' classes (a mapping router's side counts as open).
+    pub fn classes(&self) -> Option<(NatClass, NatClass)> {
+        let Topology::Pair(a, b) = self.topology else {
+            return None;
+        };
+        let c = |p| {
+            if self.port_mapping {
+                class_mapped(p)
+            } else {
+                class(p)
+            }
+        };
+        Some((c(a), c(b)))
+    }
+
+    /// Whether this cell is direct only through the hard-NAT punch (see
+    /// [`bound`]); its time to direct is at most [`bound::PUNCH_DEADLINE`].
+    pub fn punch_cell(&self) -> bool {
+        self.hard_nat
+            && self
+                .classes()
+                .is_some_and(|(a, b)| bound::punch_possible(a, b))
     }
 
     pub fn pair(a: crate::Preset, b: crate::Preset) -> Self {
@@ -194,7 +255,10 @@ impl Scenario {
     pub fn lower_bound(&self) -> Option<Duration> {
         let apdf = NatClass::Eim(Filter::Apd);
         match self.topology {
-            Topology::Pair(a, b) => lower_bound(a, b),
+            Topology::Pair(..) => {
+                let (a, b) = self.classes()?;
+                lower_bound_rtt(a, b, PEER_RTT)
+            }
             // The mobile NAT64: endpoint-independent mapping, address-dependent filtering.
             Topology::Nat64Pair(b) => {
                 lower_bound_rtt(NatClass::Eim(Filter::Ad), class(b), bound::PEER_RTT)
@@ -224,23 +288,33 @@ impl Scenario {
             return None;
         }
         let apdf = NatClass::Eim(Filter::Apd);
-        Some(match self.topology {
-            Topology::Pair(a, b) => relay_lower_bound(a, b),
+        let (a, b) = match self.topology {
+            Topology::Pair(..) => self.classes().unwrap_or((apdf, apdf)),
             // The relay is reached over IPv4 (IPv6 has no direct path either only when a
             // side has no IPv6 or no UDP, and then the IPv4 classes decide).
-            Topology::DualStack(a, b) => relay_lower_bound(a.v4, b.v4),
-            _ => relay_lower_bound_class(apdf, apdf),
-        })
+            Topology::DualStack(a, b) => (class(a.v4), class(b.v4)),
+            _ => (apdf, apdf),
+        };
+        Some(relay_lower_bound_class(a, b))
     }
 
-    /// [`Scenario::lower_bound`], else [`Scenario::relay_bound`].
+    /// [`Scenario::lower_bound`], else [`Scenario::relay_bound`]; `None` on a punch
+    /// cell (its time is a budget, [`bound::PUNCH_DEADLINE`], not a bound).
     pub fn bound(&self) -> Option<Duration> {
+        if self.punch_cell() {
+            return None;
+        }
         self.lower_bound().or_else(|| self.relay_bound())
     }
 
     /// Whether RFC 4787 behaviour allows a direct path here.
     pub fn direct_possible(&self) -> bool {
         self.lower_bound().is_some()
+    }
+
+    /// Whether a direct path is expected in the end: ordinary checks, or the punch.
+    pub fn direct_expected(&self) -> bool {
+        self.direct_possible() || self.punch_cell()
     }
 
     /// Whether a side has no UDP at all.
@@ -259,12 +333,17 @@ impl Scenario {
     /// the upgrade), the controlling one failed, or the deadline; then, if
     /// connected, sends one datagram each way ([`exchange`]).
     pub fn run(&self) -> Outcome {
-        let mut s = Call::start(
+        let mut s = Call::start_with_options(
             self.topology,
             self.seed,
             self.access_loss,
             self.signaling,
             self.trickle,
+            CallOptions {
+                port_mapping: self.port_mapping,
+                hard_nat_off: !self.hard_nat,
+            },
+            &|c| c,
         );
         let deadline = s.start + self.deadline;
         s.run(deadline, |s| {
@@ -276,9 +355,17 @@ impl Scenario {
             s.run(settle.min(deadline), |_| false);
         }
         let on_relay = |s: &Call| s.ep(0).path().map(|p| p.kind) == Some(PathKind::Relay);
-        if self.direct_possible() && on_relay(&s) {
-            let upgrade = s.net.now() + Duration::from_secs(3);
+        if self.direct_expected() && on_relay(&s) {
+            // Up to 3 s for an upgrade; a punch cell until its deadline.
+            let upgrade = if self.punch_cell() {
+                s.start + bound::PUNCH_DEADLINE + Duration::from_secs(1)
+            } else {
+                s.net.now() + Duration::from_secs(3)
+            };
             s.run(upgrade.min(deadline), |s| !on_relay(s));
+            // Both sides on the direct path before the exchange.
+            let settle = s.net.now() + Duration::from_millis(500);
+            s.run(settle.min(deadline), |_| false);
         }
         let exchange = s.ep(0).path().is_some().then(|| exchange::exchange(&mut s));
         let (a, b) = (s.ep(0), s.ep(1));
@@ -303,8 +390,41 @@ impl Scenario {
             exchange,
             signal_errors: s.signal_errors.len(),
             paths: a.paths().map(|(t, p)| (t, p.clone())).collect(),
+            punch: punch_summary(&s),
+            mapped: (0..2).any(|i| {
+                s.ep(i)
+                    .session()
+                    .port_mappings()
+                    .iter()
+                    .any(|m| m.mapping.is_some())
+            }),
         }
     }
+}
+
+/// Both sides' punch statistics, if a punch ran.
+fn punch_summary(s: &Call) -> Option<PunchSummary> {
+    use pinhole::ice::PunchRole;
+    let stats = [s.ep(0).session().stats(), s.ep(1).session().stats()];
+    let easy = stats
+        .iter()
+        .find(|x| x.punch.role == Some(PunchRole::Easy))?;
+    let hard = stats
+        .iter()
+        .find(|x| x.punch.role == Some(PunchRole::Hard))?;
+    let started = [easy, hard].iter().filter_map(|x| x.punch_times.0).min()?;
+    Some(PunchSummary {
+        started,
+        easy_probes: easy.punch.probes_sent,
+        hit_probe: easy.punch.hit.map(|h| h.probes),
+        predicted: easy.punch.predicted_probes,
+        hard_sockets: hard.punch.sockets_opened,
+        hard_probes: hard.punch.probes_sent,
+        outcome: (
+            easy.punch.outcome.as_str().to_owned(),
+            hard.punch.outcome.as_str().to_owned(),
+        ),
+    })
 }
 
 /// Why no path was selected, from what the sessions observed.

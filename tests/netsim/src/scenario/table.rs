@@ -30,6 +30,8 @@ pub enum Variant {
     AccessLoss,
     /// RFC 8445 defaults without trickle.
     NonTrickle,
+    /// Clean, and every home router grants port mappings (NAT-PMP, PCP, UPnP-IGD).
+    PortMapping,
 }
 
 /// The scenario of one cell of a variant (seeds differ per cell).
@@ -40,6 +42,7 @@ pub fn scenario(topology: Topology, variant: Variant, seed: u64) -> Scenario {
         Variant::SignalingLoss => s.signaling_loss(0.3, 0.3),
         Variant::AccessLoss => s.access_loss(0.05),
         Variant::NonTrickle => s.non_trickle(),
+        Variant::PortMapping => s.port_mapping(),
     }
 }
 
@@ -163,6 +166,32 @@ pub fn comparison_rows(
         ));
     }
     rows
+}
+
+/// The cells whose direct path came from the hard-NAT punch: time to direct,
+/// the relayed path first, and what the punch cost.
+pub fn format_punch(outcomes: &[&Outcome]) -> String {
+    let mut out = String::from(
+        "| cell (alice x bob) | outcome | relay first ms | punch start ms | direct ms | easy-side probes sent | probe that hit | predicted | hard-side sockets |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for o in outcomes {
+        let Some(p) = &o.punch else { continue };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            o.name,
+            o.cell(),
+            ms(o.relay_at),
+            p.started.as_millis(),
+            ms(o.direct_at),
+            p.easy_probes,
+            p.hit_probe
+                .map_or("hard side's probe".to_owned(), |n| n.to_string()),
+            p.predicted,
+            p.hard_sockets,
+        );
+    }
+    out
 }
 
 /// How many cells connected, and how: `connected: 49/49 (direct 42, relay 7)`.
