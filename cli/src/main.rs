@@ -32,6 +32,8 @@ USAGE:
                   [--bind IP] [--send TEXT]... [--expect TEXT]... [--timeout SECONDS]
                   [--linger SECONDS] [--turn URL]... [--turn-user U --turn-pass P]
                   [--turn-ca PEM_FILE] [--relay-only] [--no-network-monitor]
+                  [--no-portmap] [--portmap pcp|nat-pmp|upnp]...
+                  [--portmap-lifetime SECONDS] [--no-hard-nat] [--stats]
       Connect to a peer with ICE, signaling through JSON lines on stdin/stdout
       (credentials, candidate, end-of-candidates); then send each --send text as one
       datagram, print received ones as data lines, and exit 0 once every --expect
@@ -41,7 +43,12 @@ USAGE:
       --relay-only uses relay candidates only. Without --bind the session follows
       the host's addresses (on Linux a netlink monitor notices changes by itself);
       --no-network-monitor leaves that to network-changed lines on stdin, as a
-      mobile app's connectivity callbacks would send them.
+      mobile app's connectivity callbacks would send them. The session asks the
+      default gateway for a port mapping (every protocol, or those given with
+      --portmap; deleted at exit) and punches through a symmetric NAT when the
+      peer's NAT maps endpoint-independently; --no-portmap and --no-hard-nat turn
+      them off, --host-only both. --stats prints the session's statistics (JSON) on
+      stderr.
 
 Set RUST_LOG=debug for diagnostics on stderr.
 ";

@@ -24,6 +24,12 @@
 //!   relay failed the run exits 1 at once with the last reason.
 //! - A `{"type":"stats"}` control line writes `{"type":"statistics","stats":{…}}`: the
 //!   session's statistics (`SessionStats::to_json`), the keepalive policy included.
+//! - Port mapping (NAT-PMP, PCP, UPnP-IGD through the default gateway) and hard-NAT
+//!   punching are the session's defaults; `--no-portmap`, `--portmap PROTO` (repeatable)
+//!   and `--portmap-lifetime SECONDS` shape the first, `--no-hard-nat` turns the second
+//!   off, `--host-only` both. `--stats` writes one `pinhole: stats {JSON}` line (the
+//!   session's statistics: path, pairs, port mappings, NAT behaviour, punch) to stderr
+//!   when the run ends, before the session closes (so the mappings show in use).
 
 mod lines;
 mod options;
@@ -41,8 +47,9 @@ use lines::{
 };
 use options::Options;
 
-/// Longest a closing session may take to delete its TURN allocations before exit.
-const CLOSE_LIMIT: Duration = Duration::from_secs(2);
+/// Longest a closing session may take to delete its TURN allocations and port mappings
+/// before exit (the port mapper gives up on an unanswered delete after 2 s).
+const CLOSE_LIMIT: Duration = Duration::from_millis(2500);
 
 pub fn run(args: Args) -> Result<(), String> {
     let options = options::parse(args)?;
@@ -65,6 +72,10 @@ pub fn run(args: Args) -> Result<(), String> {
             last_relay_error: None,
         };
         let r = run.run(stdin).await;
+        if run.options.stats {
+            // Before closing: the port mappings as they were in use.
+            eprintln!("pinhole: stats {}", run.session.stats().to_json());
+        }
         run.session.close();
         let _ = tokio::time::timeout(CLOSE_LIMIT, run.session.closed()).await;
         r

@@ -4,7 +4,9 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use pinhole::session::{RelayPolicy, Role, SessionConfig, TurnServer};
+use pinhole::ice::PunchConfig;
+use pinhole::portmap::Protocols;
+use pinhole::session::{PortMapPolicy, RelayPolicy, Role, SessionConfig, TurnServer};
 use pinhole::turn::TurnUrl;
 
 use crate::args::Args;
@@ -24,6 +26,12 @@ pub(super) struct Options {
     pub(super) relay_only: bool,
     /// `--no-network-monitor`: only `network-changed` lines report network change.
     pub(super) no_network_monitor: bool,
+    /// Port mapping through the gateway (off with `--no-portmap` or `--host-only`).
+    pub(super) portmap: PortMapPolicy,
+    /// Hard-NAT punching (off with `--no-hard-nat` or `--host-only`).
+    pub(super) hard_nat: bool,
+    /// Write the session's statistics (JSON) to stderr at exit.
+    pub(super) stats: bool,
 }
 
 pub(super) fn parse(mut args: Args) -> Result<Options, String> {
@@ -42,6 +50,11 @@ pub(super) fn parse(mut args: Args) -> Result<Options, String> {
     let turn_ca: Option<PathBuf> = args.value("turn-ca")?;
     let relay_only = args.flag("relay-only")?;
     let no_network_monitor = args.flag("no-network-monitor")?;
+    let no_portmap = args.flag("no-portmap")?;
+    let protocols: Vec<String> = args.values("portmap")?;
+    let portmap_lifetime: Option<f64> = args.value("portmap-lifetime")?;
+    let no_hard_nat = args.flag("no-hard-nat")?;
+    let stats = args.flag("stats")?;
     args.finish()?;
     let role = match (controlling, controlled) {
         (true, true) => return Err("--controlling and --controlled contradict each other: give one, or neither to let the two sides agree".into()),
@@ -59,6 +72,36 @@ pub(super) fn parse(mut args: Args) -> Result<Options, String> {
     if host_only && !turn.is_empty() {
         return Err("--host-only and --turn contradict each other: drop one".into());
     }
+    if no_portmap && (!protocols.is_empty() || portmap_lifetime.is_some()) {
+        return Err("--no-portmap contradicts --portmap and --portmap-lifetime: drop one".into());
+    }
+    let mut portmap = PortMapPolicy::default();
+    portmap.enabled = !no_portmap && !host_only;
+    if !protocols.is_empty() {
+        portmap.protocols = Protocols {
+            pcp: false,
+            nat_pmp: false,
+            upnp: false,
+        };
+        for p in &protocols {
+            match p.as_str() {
+                "pcp" => portmap.protocols.pcp = true,
+                "nat-pmp" => portmap.protocols.nat_pmp = true,
+                "upnp" => portmap.protocols.upnp = true,
+                other => {
+                    return Err(format!(
+                        "--portmap {other:?}: expected pcp, nat-pmp or upnp"
+                    ))
+                }
+            }
+        }
+    }
+    if let Some(s) = portmap_lifetime {
+        portmap.lifetime = Duration::try_from_secs_f64(s)
+            .ok()
+            .filter(|d| d.as_secs() >= 1)
+            .ok_or_else(|| format!("--portmap-lifetime {s} is not a lease of 1 s or more"))?;
+    }
     Ok(Options {
         role,
         stun,
@@ -72,6 +115,9 @@ pub(super) fn parse(mut args: Args) -> Result<Options, String> {
         turn_ca,
         relay_only,
         no_network_monitor,
+        portmap,
+        hard_nat: !no_hard_nat && !host_only,
+        stats,
     })
 }
 
@@ -103,6 +149,13 @@ impl Options {
         }
         if self.no_network_monitor {
             c = c.with_network_monitor(false);
+        }
+        c = c.with_port_mapping(self.portmap);
+        if !self.hard_nat {
+            c = c.with_hard_nat(PunchConfig {
+                enabled: false,
+                ..PunchConfig::default()
+            });
         }
         Ok(c)
     }
@@ -176,6 +229,34 @@ mod tests {
         assert!(on.network_monitor);
         let off = p(&["--no-network-monitor"]).ok().unwrap();
         assert!(!off.session_config().unwrap().network_monitor);
+    }
+
+    #[test]
+    fn port_mapping_and_hard_nat_flags() {
+        let p = |w: &[&str]| parse(Args::parse(w.iter().map(|s| s.to_string())).unwrap());
+        let o = p(&[]).ok().unwrap();
+        assert!(o.portmap.enabled && o.hard_nat && !o.stats);
+        let o = p(&[
+            "--portmap",
+            "pcp",
+            "--portmap",
+            "upnp",
+            "--portmap-lifetime",
+            "20",
+        ])
+        .ok()
+        .unwrap();
+        assert!(
+            o.portmap.protocols.pcp && o.portmap.protocols.upnp && !o.portmap.protocols.nat_pmp
+        );
+        assert_eq!(o.portmap.lifetime, Duration::from_secs(20));
+        let o = p(&["--host-only"]).ok().unwrap();
+        assert!(!o.portmap.enabled && !o.hard_nat, "host candidates only");
+        assert!(p(&["--portmap", "igd"]).err().unwrap().contains("nat-pmp"));
+        assert!(p(&["--no-portmap", "--portmap", "pcp"])
+            .err()
+            .unwrap()
+            .contains("contradicts"));
     }
 
     #[test]

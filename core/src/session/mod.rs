@@ -78,6 +78,8 @@ mod traversal;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod traversal_tests;
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};

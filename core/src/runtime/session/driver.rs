@@ -152,7 +152,8 @@ pub(super) async fn run(
             let mut inner = shared.lock();
             let work: Vec<Work> = inner.work.drain(..).collect();
             let items = std::mem::take(&mut inner.outbox);
-            (work, items, inner.deadline, inner.session.is_closed())
+            // Closed, and the port mappings deleted: only the streams' last bytes left.
+            (work, items, inner.deadline, inner.session.is_finished())
         };
         for w in work {
             do_work(&shared, w, &mut streams, &io_tx).await;

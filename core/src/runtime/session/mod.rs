@@ -94,6 +94,11 @@ impl Session {
         // where the OS has one the app may use (Linux netlink) unless the configuration
         // turns it off, else the interface list now and on every `network_changed`.
         let monitor = if watch { start_monitor() } else { None };
+        if monitor.is_none() && inner.session.config().port_mapping.enabled {
+            // The monitor's snapshots carry the default gateway; without one, ask once.
+            let gateway = default_gateway();
+            inner.session.handle_input(now, Input::Gateway(gateway));
+        }
         match &monitor {
             Some(m) => inner.session.handle_input(now, Input::Network(m.current())),
             None if enumerate => {
@@ -195,6 +200,11 @@ impl Session {
         let mut inner = self.shared.lock();
         let now = Instant::now();
         inner.session.network_changed(now, hint);
+        if inner.session.config().port_mapping.enabled {
+            inner
+                .session
+                .handle_input(now, Input::Gateway(default_gateway()));
+        }
         if inner.session.config().bind.is_empty() {
             let ips: Vec<std::net::IpAddr> =
                 interface_addresses().into_iter().map(|a| a.ip).collect();
@@ -224,8 +234,9 @@ impl Session {
         self.shared.wake.notify_one();
     }
 
-    /// Waits until a closed session has sent its last datagrams and delivered its last
-    /// event.
+    /// Waits until a closed session has sent its last datagrams (TURN deallocations,
+    /// port-mapping deletes: at most the mappers' close timeout, 2 s) and delivered its
+    /// last event.
     pub async fn closed(&self) {
         loop {
             let n = self.shared.done_notify.notified();
@@ -330,6 +341,15 @@ fn start_monitor() -> Option<super::NetworkMonitor> {
             None
         }
     }
+}
+
+/// The IPv4 default gateway (for the session's port mapping, when no monitor reports
+/// it): from a netlink snapshot of the routes, else `/proc/net/route`.
+fn default_gateway() -> Option<std::net::IpAddr> {
+    super::snapshot_now()
+        .ok()
+        .and_then(|s| s.default_gateway_v4())
+        .or_else(|| super::default_gateway_v4().map(std::net::IpAddr::V4))
 }
 
 impl Drop for Session {
