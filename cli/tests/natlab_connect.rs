@@ -6,9 +6,11 @@
 //! Cells that must connect directly (data both ways): PR↔PR, FullCone↔Symmetric,
 //! AddressRestricted↔AddressRestricted, None↔PortRestricted. Cells that cannot without a
 //! relay, and must say so with a non-zero exit within the timeout: Symmetric↔Symmetric,
-//! Symmetric↔PortRestricted. With a real coturn in the public namespace and `--turn` on
-//! both sides (not relay-only), those two cells connect with path "relay", and PR↔PR
-//! still picks "direct" (relay pairs rank lowest).
+//! and Symmetric↔PortRestricted with the hard-NAT punch off (`--no-hard-nat`; with it,
+//! that cell is direct: cli/tests/natlab_hardnat.rs). With a real coturn in the public
+//! namespace and `--turn` on both sides (not relay-only), those two cells connect with
+//! path "relay", and PR↔PR still picks "direct" (relay pairs rank lowest). No test here
+//! touches port mapping: the lab routers offer none.
 
 mod common;
 mod natlab;
@@ -70,6 +72,16 @@ fn start_coturn(lab: &mut Lab, dir: &TempDir) {
 /// Runs one cell: A (controlling, side 0) and B (controlled, side 1); with `turn`, both
 /// also gather relay candidates from coturn in the public namespace.
 fn run_cell(nats: [Nat; 2], timeout_s: u64, turn: Option<&TempDir>) -> (Lab, PipeRun) {
+    run_cell_with(nats, timeout_s, turn, &[])
+}
+
+/// [`run_cell`] with more `pinhole connect` flags on both sides.
+fn run_cell_with(
+    nats: [Nat; 2],
+    timeout_s: u64,
+    turn: Option<&TempDir>,
+    extra: &[&str],
+) -> (Lab, PipeRun) {
     let mut lab = Lab::with_sides(&nats);
     if let Some(dir) = turn {
         start_coturn(&mut lab, dir);
@@ -118,6 +130,7 @@ fn run_cell(nats: [Nat; 2], timeout_s: u64, turn: Option<&TempDir>) -> (Lab, Pip
                 })
                 .map(String::from),
         )
+        .chain(extra.iter().map(|s| s.to_string()))
         .collect::<Vec<String>>()
     };
     let a = argv(
@@ -225,8 +238,8 @@ fn assert_direct(nats: [Nat; 2], turn: bool) {
     );
 }
 
-fn assert_fails(nats: [Nat; 2]) {
-    let (_lab, run) = run_cell(nats, FAIL_TIMEOUT_S, None);
+fn assert_fails(nats: [Nat; 2], extra: &[&str]) {
+    let (_lab, run) = run_cell_with(nats, FAIL_TIMEOUT_S, None, extra);
     let limit = Duration::from_secs(FAIL_TIMEOUT_S + 5);
     for side in [&run.a, &run.b] {
         assert!(
@@ -280,20 +293,20 @@ fn no_nat_to_port_restricted_is_direct() {
 #[test]
 #[ignore = "needs root and nftables: run via scripts/test.sh"]
 fn symmetric_to_symmetric_fails_without_relay() {
-    assert_fails([Nat::Symmetric, Nat::Symmetric]);
+    assert_fails([Nat::Symmetric, Nat::Symmetric], &[]);
 }
 
 #[test]
 #[ignore = "needs root and nftables: run via scripts/test.sh"]
-fn symmetric_to_port_restricted_fails_without_relay() {
-    assert_fails([Nat::Symmetric, Nat::PortRestricted]);
+fn symmetric_to_port_restricted_fails_without_relay_nor_punch() {
+    assert_fails([Nat::Symmetric, Nat::PortRestricted], &["--no-hard-nat"]);
 }
 
 /// Both exit 0 with data both ways over a pair through coturn: path "relay", and a relay
 /// candidate on at least one end (the other may be reflexive: relay↔srflx is a valid pair).
-fn assert_relayed(nats: [Nat; 2]) {
+fn assert_relayed(nats: [Nat; 2], extra: &[&str]) {
     let dir = TempDir::new("natlab-coturn");
-    let (_lab, run) = run_cell(nats, CONNECT_TIMEOUT_S, Some(&dir));
+    let (_lab, run) = run_cell_with(nats, CONNECT_TIMEOUT_S, Some(&dir), extra);
     let log = || std::fs::read_to_string(dir.path().join("turn.log")).unwrap_or_default();
     assert!(
         run.a.succeeded() && run.b.succeeded(),
@@ -339,13 +352,13 @@ fn assert_relayed(nats: [Nat; 2]) {
 #[test]
 #[ignore = "needs root, nftables and coturn: run via scripts/test.sh"]
 fn symmetric_to_symmetric_connects_through_turn() {
-    assert_relayed([Nat::Symmetric, Nat::Symmetric]);
+    assert_relayed([Nat::Symmetric, Nat::Symmetric], &[]);
 }
 
 #[test]
 #[ignore = "needs root, nftables and coturn: run via scripts/test.sh"]
-fn symmetric_to_port_restricted_connects_through_turn() {
-    assert_relayed([Nat::Symmetric, Nat::PortRestricted]);
+fn symmetric_to_port_restricted_connects_through_turn_without_the_punch() {
+    assert_relayed([Nat::Symmetric, Nat::PortRestricted], &["--no-hard-nat"]);
 }
 
 #[test]
