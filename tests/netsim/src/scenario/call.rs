@@ -461,7 +461,13 @@ impl Call {
                 if self.trickle {
                     self.channel.send(at, i, vec![line]);
                 } else {
-                    let end = matches!(Signal::from_json(&line), Ok(Some(Signal::EndOfCandidates)));
+                    let parsed = Signal::from_json(&line);
+                    if matches!(parsed, Ok(Some(Signal::Nat(_)))) {
+                        // Not part of the offer: discovery ends after gathering.
+                        self.channel.send(at, i, vec![line]);
+                        continue;
+                    }
+                    let end = matches!(parsed, Ok(Some(Signal::EndOfCandidates)));
                     self.held[i].push(line);
                     if end {
                         let batch = std::mem::take(&mut self.held[i]);
