@@ -304,7 +304,8 @@ fn symmetric_sequential_is_hit_by_port_prediction() {
         Variant::Clean,
         1,
     );
-    let p = o.punch.expect("a punch ran");
+    let p = o.punch.clone().expect("a punch ran");
+    println!("sequential allocator: {} {p:?}", o.cell());
     assert!(p.predicted > 0, "{p:?}");
     assert!(p.hit_probe.is_some_and(|n| n <= 8), "{p:?}");
     let o = check(
