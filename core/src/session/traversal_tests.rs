@@ -236,3 +236,84 @@ fn the_peer_nat_message_is_taken_without_credentials() {
     s.handle_signal(t0, &Signal::Nat(n).to_json()).unwrap();
     assert_eq!(s.stats().signals_ignored, 0);
 }
+
+/// The signals a session emits up to and including end-of-candidates.
+fn signals_until_eoc(s: &mut Session, now: Instant) -> Vec<String> {
+    let (_, ev, _) = drain(s, now);
+    ev.into_iter()
+        .filter_map(|e| match e {
+            Event::Signal(m) => Some(m),
+            _ => None,
+        })
+        .take_while(|m| *m != Signal::EndOfCandidates)
+        .map(|m| match m {
+            // Credentials differ per session (random); their kind is what matters.
+            Signal::Credentials(_) => "credentials".to_owned(),
+            other => other.to_json(),
+        })
+        .collect()
+}
+
+#[test]
+fn a_silent_gateway_never_delays_gathering() {
+    let t0 = Instant::now();
+    let mut with = session(t0, PortMapPolicy::default());
+    let mut without = session(t0, PortMapPolicy::disabled());
+    let a = signals_until_eoc(&mut with, t0);
+    let b = signals_until_eoc(&mut without, t0);
+    assert_eq!(a, b, "same signals, end-of-candidates at once");
+    assert!(!a.is_empty());
+    // The probes are out meanwhile, and the mapper's deadline is the session's next one.
+    assert!(with.poll_timeout().is_some());
+}
+
+#[test]
+fn a_network_change_maps_again_and_a_new_gateway_gets_new_mappings() {
+    let t0 = Instant::now();
+    let mut s = session(t0, PortMapPolicy::only(Protocol::NatPmp));
+    let _ = drain(&mut s, t0);
+    from_gateway(&mut s, t0, &natpmp_external(100));
+    let _ = drain(&mut s, t0);
+    from_gateway(&mut s, t0, &natpmp_map(100, 5000, 40000, 7200));
+    let (_, ev, _) = drain(&mut s, t0);
+    assert_eq!(mapped_candidates(&ev).len(), 1);
+    // Back from the background: a major change, the mapper probes again.
+    let t1 = t0 + Duration::from_secs(1);
+    s.set_foreground(t1, false);
+    s.set_foreground(t1, true);
+    let (tx, _, _) = drain(&mut s, t1);
+    let probe = to_gateway(&tx);
+    assert!(
+        probe.iter().any(|t| t.bytes[..] == [0u8, 0][..]),
+        "probed again: {tx:?}"
+    );
+    from_gateway(&mut s, t1, &natpmp_external(101));
+    let _ = drain(&mut s, t1);
+    from_gateway(&mut s, t1, &natpmp_map(101, 5000, 40000, 7200));
+    let (_, ev, _) = drain(&mut s, t1);
+    assert!(
+        mapped_candidates(&ev).is_empty(),
+        "the same mapping: nothing new"
+    );
+    // A new gateway: the old mapping is deleted through the old one, the new one probed.
+    let t2 = t1 + Duration::from_secs(1);
+    let other: IpAddr = "10.0.0.254".parse().unwrap();
+    s.handle_input(t2, Input::Gateway(Some(other)));
+    let (tx, _, _) = drain(&mut s, t2);
+    assert!(
+        tx.iter().any(|t| t.to == SocketAddr::new(other, 5351)),
+        "the new gateway is asked: {tx:?}"
+    );
+    let delete = to_gateway(&tx);
+    assert!(
+        delete
+            .iter()
+            .any(|t| t.bytes.len() == 12 && t.bytes[8..12] == [0, 0, 0, 0]),
+        "the old mapping is deleted: {tx:?}"
+    );
+    assert!(s
+        .port_mappings()
+        .iter()
+        .any(|m| m.closing && m.gateway == gw()));
+    assert_eq!(s.gateway(), Some(other));
+}

@@ -73,3 +73,58 @@ fn the_punch_succeeds_where_the_birthday_formula_says() {
     }
     assert!(*times.last().unwrap() <= 4000);
 }
+
+/// A home router behind a carrier NAT grants mappings on its own external address, a
+/// private one (100.64/10): the session refuses them as a double NAT, says why, and
+/// connects through the peer's mapping anyway, as fast as if it had not asked.
+#[test]
+fn a_mapping_to_a_private_address_is_refused_and_costs_nothing() {
+    use pinhole_netsim::scenario::signaling::SignalingLoss;
+    use pinhole_netsim::scenario::{Call, CallOptions};
+    let options = CallOptions {
+        port_mapping: true,
+        hard_nat_off: false,
+    };
+    let mut c = Call::start_with(
+        Topology::Pair(Preset::DoubleNat, Preset::Symmetric),
+        7,
+        0.0,
+        SignalingLoss::default(),
+        true,
+        options,
+        &|c| c,
+    );
+    let end = c.start + std::time::Duration::from_secs(6);
+    c.run(end, |_| false);
+    let alice = c.ep(0).session().stats();
+    let bob = c.ep(1).session().stats();
+    let m = &alice.port_mappings[0];
+    assert!(m.mapping.is_none(), "{m:?}");
+    assert!(
+        m.protocols
+            .iter()
+            .all(|(_, s)| s.contains("not a public address") || s.contains("did not answer")),
+        "{m:?}"
+    );
+    assert!(
+        bob.port_mappings[0].mapping.is_some(),
+        "{:?}",
+        bob.port_mappings
+    );
+    let sc = Scenario::new(Topology::Pair(Preset::DoubleNat, Preset::Symmetric))
+        .port_mapping()
+        .seed(7);
+    let o = sc.run();
+    assert_eq!(o.path, Path::Direct, "{o:?}");
+    // At its bound plus the one Ta every mapped cell has (ice_matrix's port-mapping
+    // variant): Bob's unreachable private host pair is checked before his mapping.
+    let (t, bound) = (o.time().unwrap(), sc.lower_bound().unwrap());
+    assert!(
+        t >= bound && t <= bound + std::time::Duration::from_millis(50),
+        "{o:?}"
+    );
+    assert!(
+        o.punch.is_none(),
+        "the mapping made the punch unnecessary: {o:?}"
+    );
+}
