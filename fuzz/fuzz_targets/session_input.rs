@@ -1,5 +1,6 @@
 //! A whole `Session` fed whatever a peer and the network control: signaling strings,
-//! datagrams from anywhere, stream bytes, in any order and at any time. Nothing may
+//! datagrams from anywhere (the default gateway's NAT-PMP/PCP and SSDP ports included,
+//! so the port mapper sees them), stream bytes, in any order and at any time. Nothing may
 //! panic, and the session keeps answering its pump.
 #![no_main]
 
@@ -35,6 +36,8 @@ fuzz_target!(|data: &[u8]| {
     let mut now = Instant::now();
     let Ok(mut s) = Session::new(config, now, StdRng::seed_from_u64(1)) else { return };
     let mut streams = Vec::new();
+    let gateway: SocketAddr = "10.0.0.254:5351".parse().unwrap();
+    s.handle_input(now, Input::Gateway(Some(gateway.ip())));
     s.handle_input(now, Input::SocketBound { addr: local });
     let _ = s.handle_signal(now, CREDENTIALS);
     drain(&mut s, &mut streams);
@@ -44,7 +47,7 @@ fuzz_target!(|data: &[u8]| {
         let (op, len) = (rest[0], rest[1] as usize);
         let body = &rest[2..(2 + len).min(rest.len())];
         rest = &rest[(2 + len).min(rest.len())..];
-        match op % 6 {
+        match op % 7 {
             0 => {
                 let _ = s.handle_signal(now, &String::from_utf8_lossy(body));
             }
@@ -63,8 +66,13 @@ fuzz_target!(|data: &[u8]| {
                     s.handle_input(now, Input::StreamData { id, data: body });
                 }
             }
-            _ => {
+            5 => {
                 let _ = s.send(now, body);
+            }
+            _ => {
+                let port = if op & 0x80 == 0 { 5351 } else { 1900 };
+                let from = SocketAddr::new(gateway.ip(), port);
+                s.handle_input(now, Input::Datagram { local, from, data: body });
             }
         }
         drain(&mut s, &mut streams);
