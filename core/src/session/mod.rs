@@ -2,9 +2,11 @@
 //!
 //! A session owns the ICE agent, its UDP sockets (as bind/close requests to the pump),
 //! its TURN server connections (as stream requests), server name resolution (as
-//! resolve requests), the signaling messages both ways, network change and the
-//! application's data. Every pump — the tokio runtime, netsim, a C caller bringing its
-//! own sockets — drives it the same way:
+//! resolve requests), the signaling messages both ways, network change, port mappings
+//! through the default gateway (`portmap.rs`), NAT discovery and the hard-NAT punch's
+//! extra sockets (`nat.rs`, [`crate::ice::punch`]) and the application's data. Every
+//! pump — the tokio runtime, netsim, a C caller bringing its own sockets — drives it the
+//! same way:
 //!
 //! ```text
 //! let mut s = Session::new(config, now, rng)?;
@@ -23,7 +25,8 @@
 //!     }
 //! }
 //! // inputs: Input::Datagram { local, from, data }, Input::LocalAddresses(&addrs),
-//! //         s.handle_signal(now, peer_string), s.send(now, bytes), s.handle_timeout(now)
+//! //         Input::Gateway(default_gateway), s.handle_signal(now, peer_string),
+//! //         s.send(now, bytes), s.handle_timeout(now)
 //! ```
 //!
 //! # Poll order
@@ -44,9 +47,10 @@
 //! `new` emits the first [`Signal`] (credentials) at once. Gathering starts when the
 //! pump reports sockets — through [`Input::LocalAddresses`] (the session asks for binds)
 //! or [`Input::SocketBound`] (sockets the pump owns) — and every server name is
-//! resolved. `close` deletes TURN allocations (over UDP and streams), reports
-//! [`SessionState::Closed`], and leaves nothing more to poll but those transmits and
-//! stream closes; then the pump drops its sockets.
+//! resolved. `close` deletes TURN allocations (over UDP and streams) and port mappings,
+//! reports [`SessionState::Closed`], and leaves nothing more to poll but those transmits,
+//! stream requests and the mappers' deadlines; once [`Session::is_finished`] the pump
+//! drops its sockets.
 //!
 //! # Errors and panics
 //!
