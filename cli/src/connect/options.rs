@@ -152,10 +152,7 @@ impl Options {
         }
         c = c.with_port_mapping(self.portmap);
         if !self.hard_nat {
-            c = c.with_hard_nat(PunchConfig {
-                enabled: false,
-                ..PunchConfig::default()
-            });
+            c = c.with_hard_nat(PunchConfig::disabled());
         }
         Ok(c)
     }

@@ -123,7 +123,7 @@ pub struct IceConfig {
     pub turn_servers: Vec<RelayServer>,
     /// Which local candidates are gathered and paired (default all).
     pub transport_policy: TransportPolicy,
-    /// Hard-NAT punching (default on, see [`super::punch`]).
+    /// Hard-NAT punching (default on, see [`PunchConfig`](super::PunchConfig)).
     pub punch: super::punch::PunchConfig,
 }
 

@@ -56,9 +56,13 @@ pub(super) struct Mapped {
 impl IceAgent {
     /// A port mapping forwards `external` to local socket `socket` (the session's port
     /// mapper got it from `gateway`): offer it to the peer as a server-reflexive candidate
-    /// (see the module docs for its priority). Calling it again with a new external
-    /// address replaces the mapping (a gateway reboot, a new public address); the same
-    /// address again changes nothing.
+    /// at once (trickled, after end-of-candidates too) and in every later generation while
+    /// it lasts. Its local preference is [`mapped_local_preference`] of the socket's: one
+    /// above the socket's STUN server-reflexive candidate, since a mapping filters
+    /// endpoint-independently; its foundation names the gateway as the server. A mapping
+    /// on an address the STUN server already reported adds nothing. Calling it again with
+    /// a new external address replaces the mapping (a gateway reboot, a new public
+    /// address); the same address again changes nothing.
     pub fn add_mapped_candidate(
         &mut self,
         now: Instant,

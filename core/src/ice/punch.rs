@@ -55,6 +55,7 @@ use super::candidate::{CandidateType, Transport};
 pub use super::punch_config::{
     NatBehaviour, PortAllocation, PunchConfig, PunchHit, PunchOutcome, PunchRole, PunchStats,
 };
+use crate::deadline::after;
 use crate::stun::{encode_to_vec, Attribute, Class, MessageType, Method, TransactionId};
 
 /// Probes go out in batches this often (rate × tick per batch).
@@ -119,7 +120,7 @@ pub(super) struct Punch {
 
 impl IceAgent {
     /// What discovery found about our own NAT (`None`: unknown). Both sides' behaviours
-    /// decide whether a punch is tried (see [`super::punch`]).
+    /// decide whether a punch is tried (see [`PunchConfig`](super::PunchConfig)).
     pub fn set_local_nat(&mut self, now: Instant, nat: Option<NatBehaviour>) {
         self.punch.local = nat;
         self.drive(now);
@@ -141,6 +142,7 @@ impl IceAgent {
     /// The hard side of a punch needs sockets: bind this many UDP sockets on this IP (any
     /// port) and report each with [`IceAgent::add_punch_socket`] (or
     /// [`IceAgent::punch_socket_failed`]).
+    #[must_use = "the hard side of a punch needs these sockets bound"]
     pub fn poll_punch_sockets(&mut self) -> Option<(IpAddr, usize)> {
         self.punch.want.take()
     }
@@ -175,6 +177,7 @@ impl IceAgent {
     }
 
     /// A punch socket that carries no pair and is not needed any more: close it.
+    #[must_use = "a released punch socket must be closed"]
     pub fn poll_punch_release(&mut self) -> Option<SocketAddr> {
         self.punch.release.pop_front()
     }
@@ -206,7 +209,7 @@ impl IceAgent {
             .punch
             .expiry
             .front()
-            .map(|(t, _)| *t + self.config.punch.linger);
+            .map(|(t, _)| after(*t, self.config.punch.linger));
         if let Some(run) = &self.punch.run {
             let end = self.punch_end(run);
             let tick = self.more_to_send(run).then_some(run.next_tick);
@@ -227,9 +230,9 @@ impl IceAgent {
     fn punch_end(&self, run: &Run) -> Option<Instant> {
         let c = &self.config.punch;
         match run.role {
-            PunchRole::Hard => Some(run.started + c.hard_window()),
+            PunchRole::Hard => Some(after(run.started, c.hard_window())),
             PunchRole::Easy => (self.punch.stats.probes_sent >= c.max_probes as u64)
-                .then_some(run.last_probe.unwrap_or(run.started) + c.linger),
+                .then_some(after(run.last_probe.unwrap_or(run.started), c.linger)),
         }
     }
 
@@ -288,7 +291,7 @@ impl IceAgent {
         let Some(role) = self.punch_role() else {
             return;
         };
-        let at = since + self.config.punch.start_after;
+        let at = after(since, self.config.punch.start_after);
         if now < at {
             self.punch.start_at = Some(at);
             return;
@@ -347,7 +350,7 @@ impl IceAgent {
             }
             PunchRole::Easy => {
                 run.target = SocketAddr::new(remote.ip(), 0);
-                run.next_tick = now + c.spray_delay;
+                run.next_tick = after(now, c.spray_delay);
                 if let Some(PortAllocation::Sequential { last }) =
                     self.punch.remote.map(|r| r.allocation)
                 {
@@ -407,7 +410,7 @@ impl IceAgent {
             }
         }
         if let Some(run) = self.punch.run.as_mut() {
-            run.next_tick = now + TICK;
+            run.next_tick = after(now, TICK);
         }
     }
 
@@ -490,7 +493,7 @@ impl IceAgent {
     fn punch_expire(&mut self, now: Instant) {
         let linger = self.config.punch.linger;
         while let Some(&(sent, tid)) = self.punch.expiry.front() {
-            if now < sent + linger {
+            if now < after(sent, linger) {
                 break;
             }
             self.punch.expiry.pop_front();

@@ -8,6 +8,7 @@ use crate::nat::{Filtering, Mapping};
 
 /// How a NAT picks the external port of a new mapping, as far as discovery could tell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum PortAllocation {
     /// Not known (endpoint-independent mapping, no NAT, or too few samples).
     Unknown,
@@ -37,12 +38,9 @@ impl PortAllocation {
         let sequential = ports
             .windows(2)
             .all(|w| w[1] > w[0] && w[1] - w[0] <= Self::SEQUENTIAL_GAP);
-        if sequential {
-            PortAllocation::Sequential {
-                last: *ports.last().expect("two or more"),
-            }
-        } else {
-            PortAllocation::Random
+        match ports.last() {
+            Some(&last) if sequential => PortAllocation::Sequential { last },
+            _ => PortAllocation::Random,
         }
     }
 }
@@ -51,6 +49,7 @@ impl PortAllocation {
 /// through the signaling messages so that both sides can tell whether a birthday punch
 /// can help and who does what.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct NatBehaviour {
     /// Mapping behaviour (RFC 4787 §4.1).
     pub mapping: Mapping,
@@ -61,6 +60,15 @@ pub struct NatBehaviour {
 }
 
 impl NatBehaviour {
+    /// A behaviour as discovery (or the peer's signaling) describes it.
+    pub fn new(mapping: Mapping, filtering: Filtering, allocation: PortAllocation) -> Self {
+        NatBehaviour {
+            mapping,
+            filtering,
+            allocation,
+        }
+    }
+
     /// Nothing known.
     pub const UNKNOWN: NatBehaviour = NatBehaviour {
         mapping: Mapping::Unknown(crate::nat::UnknownReason::NoOtherAddress),
@@ -83,12 +91,32 @@ impl NatBehaviour {
     }
 }
 
-/// Hard-NAT punching settings. `Default` gives the documented values, chosen from the
-/// measurements in BENCHMARKS.md ("Hard NAT"): with 256 ports open on the hard side a
-/// random probe hits with probability 256/64512, so half the attempts need ~175 probes,
-/// 99% ~1160 and 99.9% ~1740 (1 − exp(−N·M/64512)); 2048 probes at 1000 per second
-/// finish in about two seconds and succeed 99.97% of the time where a punch can work.
+/// Hard-NAT punching: the birthday-paradox punch between an endpoint-independent NAT
+/// (the "easy" side) and an address(-and-port)-dependent one (the "hard" side, a
+/// symmetric NAT), which ordinary ICE checks cannot connect.
+///
+/// The hard side opens [`sockets`](Self::sockets) extra UDP sockets (its owner binds
+/// them: [`IceAgent::poll_punch_sockets`](super::IceAgent::poll_punch_sockets)) and sends
+/// one probe from each to the easy side's server-reflexive address, which opens its NAT
+/// towards that address on a fresh port each. The easy side sprays probes at random
+/// ports of the hard side's public IP (predicted ports first against a sequential
+/// allocator); one that hits an open port gets through. Every probe is an authenticated
+/// ICE connectivity check; an answered one makes its pair valid, and nomination (a
+/// renomination, make-before-break, when a relayed path carries the data meanwhile)
+/// does the rest. It runs only when both sides' NAT behaviour is known
+/// ([`IceAgent::set_local_nat`](super::IceAgent::set_local_nat), the peer's through the
+/// signaling), one is endpoint-independent and the other not, and no direct pair is
+/// valid [`start_after`](Self::start_after) into the generation; it stops at the first
+/// valid direct pair or when the budget is spent, and hands unused sockets back.
+/// Symmetric ↔ symmetric is not tried.
+///
+/// `Default` gives the documented values, chosen from the measurements in
+/// BENCHMARKS.md ("Hard NAT"): with 256 ports open on the hard side a random probe hits
+/// with probability 256/64512, so half the attempts need ~175 probes, 99% ~1160 and
+/// 99.9% ~1740 (1 − exp(−N·M/64512)); 2048 probes at 1000 per second finish in about two
+/// seconds and succeed 99.97% of the time where a punch can work.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PunchConfig {
     /// Try at all (default true). Off: cells that need it stay on the relay.
     pub enabled: bool,
@@ -127,16 +155,29 @@ impl Default for PunchConfig {
 }
 
 impl PunchConfig {
+    /// No punch (and, in a session, no NAT discovery): such cells stay on the relay.
+    pub fn disabled() -> Self {
+        PunchConfig {
+            enabled: false,
+            ..Self::default()
+        }
+    }
+
     /// How long the hard side keeps its sockets open: the easy side's whole spray plus
     /// its delay, and twice the linger for the skew between the two sides' starts.
     pub fn hard_window(&self) -> Duration {
-        let spray = Duration::from_secs_f64(self.max_probes as f64 / f64::from(self.rate.max(1)));
-        self.spray_delay + spray + self.linger * 2
+        let spray =
+            Duration::try_from_secs_f64(self.max_probes as f64 / f64::from(self.rate.max(1)))
+                .unwrap_or(Duration::MAX);
+        self.spray_delay
+            .saturating_add(spray)
+            .saturating_add(self.linger.saturating_mul(2))
     }
 }
 
 /// Which side of a punch this agent plays.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum PunchRole {
     /// Endpoint-independent mapping: sprays probes at random ports of the peer's IP.
     Easy,
@@ -156,6 +197,7 @@ impl PunchRole {
 
 /// How the last punch ended (or that none ran).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum PunchOutcome {
     /// No punch ran in this generation (not needed, not possible, or not yet).
     #[default]
@@ -185,6 +227,7 @@ impl PunchOutcome {
 
 /// The probe that got through.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PunchHit {
     /// Our socket.
     pub local: SocketAddr,
@@ -200,6 +243,7 @@ pub struct PunchHit {
 
 /// Counters of the punch (the last attempt's outcome; counters add up over attempts).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PunchStats {
     /// The role of the last attempt.
     pub role: Option<PunchRole>,

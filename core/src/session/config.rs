@@ -130,7 +130,7 @@ pub struct SessionConfig {
     /// pump to name the gateway ([`Input::Gateway`](super::Input::Gateway)).
     pub port_mapping: PortMapPolicy,
     /// Hard-NAT punching: the birthday-paradox punch between an endpoint-independent NAT
-    /// and a symmetric one, with its budget (default on, see [`crate::ice::punch`]). Its
+    /// and a symmetric one, with its budget (default on, see [`PunchConfig`]). Its
     /// NAT discovery runs against the first IPv4 STUN server, which must support RFC 5780
     /// (OTHER-ADDRESS). Off (`enabled: false`): no discovery, no punch, such cells stay on
     /// the relay. Overrides `ice.punch`.
@@ -233,7 +233,7 @@ impl SessionConfig {
         self.port_mapping = policy;
         self
     }
-    /// Sets the hard-NAT punching settings (`PunchConfig { enabled: false, .. }` to opt out).
+    /// Sets the hard-NAT punching settings ([`PunchConfig::disabled`] to opt out).
     pub fn with_hard_nat(mut self, punch: PunchConfig) -> Self {
         self.hard_nat = punch;
         self

@@ -4,7 +4,7 @@
 //! its TURN server connections (as stream requests), server name resolution (as
 //! resolve requests), the signaling messages both ways, network change, port mappings
 //! through the default gateway (`portmap.rs`), NAT discovery and the hard-NAT punch's
-//! extra sockets (`nat.rs`, [`crate::ice::punch`]) and the application's data. Every
+//! extra sockets (`nat.rs`, [`crate::ice::PunchConfig`]) and the application's data. Every
 //! pump — the tokio runtime, netsim, a C caller bringing its own sockets — drives it the
 //! same way:
 //!

@@ -1,5 +1,5 @@
 //! What the session learns about its own NAT and tells the peer, and the extra sockets
-//! of a hard-NAT punch (see [`crate::ice::punch`]).
+//! of a hard-NAT punch (see [`crate::ice::PunchConfig`]).
 //!
 //! - **Discovery**: once started, the session runs RFC 5780 behaviour discovery
 //!   ([`NatDiscovery`]) on its first IPv4 socket against its first IPv4 STUN server, beside

@@ -99,6 +99,7 @@ impl PortMapPolicy {
 
 /// One socket's port mapping as [`SessionStats`](super::SessionStats) reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PortMapState {
     /// The mapped socket.
     pub socket: SocketAddr,

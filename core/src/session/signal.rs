@@ -19,7 +19,7 @@
 //!
 //! A Pinhole extension: what a session found out about its NAT (RFC 5780 discovery),
 //! sent once known and again when it changes, so that the two sides can decide on a
-//! hard-NAT punch ([`crate::ice::punch`]). Other stacks ignore a message of an unknown
+//! hard-NAT punch ([`crate::ice::PunchConfig`]). Other stacks ignore a message of an unknown
 //! type, and so does a session (counted in `signals_ignored`):
 //!
 //! ```text

@@ -352,10 +352,7 @@ impl Call {
                 session_config(i)
             });
             if options.hard_nat_off {
-                config = config.with_hard_nat(pinhole::ice::PunchConfig {
-                    enabled: false,
-                    ..Default::default()
-                });
+                config = config.with_hard_nat(pinhole::ice::PunchConfig::disabled());
             }
             let mut ep = SessionEndpoint::new(start, config, net.fork_rng())
                 .expect("a valid session configuration");
