@@ -143,7 +143,7 @@ impl IceAgent {
             self.punch_promote(now, local, from);
         }
         let mapped = msg.xor_mapped_address().ok().flatten();
-        self.punch_valid(now, local, from, now - probe.sent, mapped, probe.n);
+        self.punch_valid(now, local, from, probe.sent, mapped, probe.n);
         true
     }
 
@@ -154,7 +154,7 @@ impl IceAgent {
         now: Instant,
         local: SocketAddr,
         remote: SocketAddr,
-        rtt: Duration,
+        sent: Instant,
         mapped: Option<SocketAddr>,
         n: u64,
     ) {
@@ -183,15 +183,23 @@ impl IceAgent {
             return;
         }
         let key = (host, rid);
+        let selected = g.selected == Some(key);
+        let gid = g.id;
         let d = g.pair_data(key);
         d.valid = true;
         d.responses_received += 1;
-        d.rtt = Some(rtt);
+        d.rtt = Some(now.saturating_duration_since(sent));
         d.last_response = Some(now);
+        // What consent freshness counts from (RFC 7675: the request's send time), as for
+        // any check answered.
+        d.last_answered_sent = Some(d.last_answered_sent.map_or(sent, |s| s.max(sent)));
         d.succeeded_at.get_or_insert(now);
         d.mapped = mapped;
         g.checklist.set_state(host, rid, PairState::Succeeded);
         self.peers.insert((local, remote), now);
+        if selected {
+            self.consent_answered(now, gid, sent);
+        }
         if self.punch.stats.hit.is_none() {
             self.punch.stats.hit = Some(PunchHit {
                 local,
