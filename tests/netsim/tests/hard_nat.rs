@@ -85,7 +85,7 @@ fn a_mapping_to_a_private_address_is_refused_and_costs_nothing() {
         port_mapping: true,
         hard_nat_off: false,
     };
-    let mut c = Call::start_with(
+    let mut c = Call::start_with_options(
         Topology::Pair(Preset::DoubleNat, Preset::Symmetric),
         7,
         0.0,

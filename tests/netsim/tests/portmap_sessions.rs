@@ -14,7 +14,7 @@ use pinhole_netsim::Preset;
 use std::time::Duration;
 
 fn mapped_call(seed: u64) -> Call {
-    Call::start_with(
+    Call::start_with_options(
         Topology::Pair(Preset::Symmetric, Preset::Symmetric),
         seed,
         0.0,

@@ -362,8 +362,14 @@ impl Call {
             if let Some(gw) = gateways[i] {
                 ep = ep.with_gateway(gw);
             }
-            // Every port of the host: a hard-NAT punch binds extra sockets.
-            eps.push(net.attach(peer.host, ep.with_ephemeral_ports()));
+            // Every port of the host: a hard-NAT punch binds extra sockets (port 0, and
+            // so do the keepalive probe's two). Dual-stack cells run no NAT discovery (their
+            // STUN server has no alternate address), hence no punch: their pump keeps
+            // refusing port-0 binds, as it did before the punch.
+            if !dual {
+                ep = ep.with_ephemeral_ports();
+            }
+            eps.push(net.attach(peer.host, ep));
         }
         let mut s = Call {
             net,
