@@ -369,6 +369,33 @@ enum PinholeStatus pinhole_config_set_receive_queue(struct PinholeConfig *config
 enum PinholeStatus pinhole_config_set_early_send_queue(struct PinholeConfig *config,
                                                        size_t datagrams);
 
+// Port mapping through the default gateway (NAT-PMP, PCP and UPnP-IGD, tried together;
+// on by default): a mapping is offered to the peer as a candidate that stays reachable
+// behind a symmetric NAT, renewed while the session lives and deleted on close. Pass
+// `false` for an app that must not touch the router.
+//
+// # Safety
+// `config` is NULL or valid.
+enum PinholeStatus pinhole_config_set_port_mapping(struct PinholeConfig *config, bool enabled);
+
+// The hard-NAT punch (on by default; needs a STUN server that supports RFC 5780): when
+// one side's NAT is symmetric and ordinary checks fail, the sessions open extra sockets
+// and send a bounded burst of authenticated checks (at most 2048, 1000 a second) to find
+// a direct path, with the relay carrying data meanwhile. Pass `false` to never do that.
+//
+// # Safety
+// `config` is NULL or valid.
+enum PinholeStatus pinhole_config_set_hard_nat(struct PinholeConfig *config, bool enabled);
+
+// How many times a session whose path worked and then failed for good restarts ICE by
+// itself (the state reads DISCONNECTED meanwhile) before FAILED reaches the app
+// (default 3; 0: report FAILED at once).
+//
+// # Safety
+// `config` is NULL or valid.
+enum PinholeStatus pinhole_config_set_restart_on_failure(struct PinholeConfig *config,
+                                                         uint32_t restarts);
+
 // Sets a timer (a `PinholeTimer`), in milliseconds.
 //
 // # Safety
@@ -515,6 +542,17 @@ enum PinholeStatus pinhole_session_local_addresses(struct PinholeSession *sessio
                                                    uint64_t now_us,
                                                    const struct PinholeAddress *addrs,
                                                    size_t count);
+
+// The host's IPv4 default gateway (`gateway` NULL: none; the port is ignored), for port
+// mapping: report it at start and whenever it changes. A session with port mapping on
+// then talks to it through the usual outputs: `TRANSMIT`s to its port 5351 (PCP,
+// NAT-PMP) and to the SSDP group, `STREAM_CONNECT`s to its UPnP web server.
+//
+// # Safety
+// `session` is NULL or valid; `gateway` NULL or readable.
+enum PinholeStatus pinhole_session_gateway(struct PinholeSession *session,
+                                           uint64_t now_us,
+                                           const struct PinholeAddress *gateway);
 
 // A socket is bound: the answer to `SOCKET_BIND`, or a socket you own and want used.
 //

@@ -218,6 +218,16 @@ class Config {
   Config& early_send_queue(std::size_t datagrams) {
     return remember(pinhole_config_set_early_send_queue(c_, datagrams));
   }
+  /// Port mapping through the default gateway (on by default).
+  Config& port_mapping(bool enabled) {
+    return remember(pinhole_config_set_port_mapping(c_, enabled));
+  }
+  /// The hard-NAT punch (on by default).
+  Config& hard_nat(bool enabled) { return remember(pinhole_config_set_hard_nat(c_, enabled)); }
+  /// ICE restarts after a path that worked fails for good, before FAILED (default 3).
+  Config& restart_on_failure(std::uint32_t restarts) {
+    return remember(pinhole_config_set_restart_on_failure(c_, restarts));
+  }
   Config& timer(PinholeTimer t, std::chrono::milliseconds ms) {
     auto v = ms.count() < 0 ? 0 : ms.count() > 0xffffffff ? 0xffffffff : ms.count();
     return remember(pinhole_config_set_timer_ms(c_, t, static_cast<std::uint32_t>(v)));
@@ -373,6 +383,10 @@ class SessionRef {
   }
   Status socket_bound(std::uint64_t now_us, const PinholeAddress& addr) const {
     return Status::from(pinhole_session_socket_bound(s_, now_us, &addr));
+  }
+  /// The IPv4 default gateway (nullptr: none), for port mapping.
+  Status gateway(std::uint64_t now_us, const PinholeAddress* gw) const {
+    return Status::from(pinhole_session_gateway(s_, now_us, gw));
   }
   Status socket_failed(std::uint64_t now_us, const PinholeAddress& addr,
                        std::string_view reason) const {

@@ -327,6 +327,59 @@ pub unsafe extern "C" fn pinhole_config_set_early_send_queue(
     })
 }
 
+/// Port mapping through the default gateway (NAT-PMP, PCP and UPnP-IGD, tried together;
+/// on by default): a mapping is offered to the peer as a candidate that stays reachable
+/// behind a symmetric NAT, renewed while the session lives and deleted on close. Pass
+/// `false` for an app that must not touch the router.
+///
+/// # Safety
+/// `config` is NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn pinhole_config_set_port_mapping(
+    config: *mut PinholeConfig,
+    enabled: bool,
+) -> PinholeStatus {
+    guard(|| {
+        self::config(config)?.session.port_mapping.enabled = enabled;
+        Ok(PinholeStatus::Ok)
+    })
+}
+
+/// The hard-NAT punch (on by default; needs a STUN server that supports RFC 5780): when
+/// one side's NAT is symmetric and ordinary checks fail, the sessions open extra sockets
+/// and send a bounded burst of authenticated checks (at most 2048, 1000 a second) to find
+/// a direct path, with the relay carrying data meanwhile. Pass `false` to never do that.
+///
+/// # Safety
+/// `config` is NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn pinhole_config_set_hard_nat(
+    config: *mut PinholeConfig,
+    enabled: bool,
+) -> PinholeStatus {
+    guard(|| {
+        self::config(config)?.session.hard_nat.enabled = enabled;
+        Ok(PinholeStatus::Ok)
+    })
+}
+
+/// How many times a session whose path worked and then failed for good restarts ICE by
+/// itself (the state reads DISCONNECTED meanwhile) before FAILED reaches the app
+/// (default 3; 0: report FAILED at once).
+///
+/// # Safety
+/// `config` is NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn pinhole_config_set_restart_on_failure(
+    config: *mut PinholeConfig,
+    restarts: u32,
+) -> PinholeStatus {
+    guard(|| {
+        self::config(config)?.session.network.restart_on_failure = restarts;
+        Ok(PinholeStatus::Ok)
+    })
+}
+
 /// Sets a timer (a `PinholeTimer`), in milliseconds.
 ///
 /// # Safety

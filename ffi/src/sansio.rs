@@ -353,6 +353,30 @@ pub unsafe extern "C" fn pinhole_session_local_addresses(
     })
 }
 
+/// The host's IPv4 default gateway (`gateway` NULL: none; the port is ignored), for port
+/// mapping: report it at start and whenever it changes. A session with port mapping on
+/// then talks to it through the usual outputs: `TRANSMIT`s to its port 5351 (PCP,
+/// NAT-PMP) and to the SSDP group, `STREAM_CONNECT`s to its UPnP web server.
+///
+/// # Safety
+/// `session` is NULL or valid; `gateway` NULL or readable.
+#[no_mangle]
+pub unsafe extern "C" fn pinhole_session_gateway(
+    session: *mut PinholeSession,
+    now_us: u64,
+    gateway: *const PinholeAddress,
+) -> PinholeStatus {
+    feed(session, now_us, |x, now| {
+        let g = if gateway.is_null() {
+            None
+        } else {
+            Some(self::addr(gateway, "gateway")?.ip())
+        };
+        x.handle_input(now, Input::Gateway(g));
+        Ok(())
+    })
+}
+
 /// A socket is bound: the answer to `SOCKET_BIND`, or a socket you own and want used.
 ///
 /// # Safety

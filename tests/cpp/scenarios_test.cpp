@@ -77,6 +77,25 @@ TEST(Poll, ConnectExchangeRestartClose) {
   EXPECT_EQ(a.s.send("late").code(), PINHOLE_STATUS_CLOSED);
 }
 
+// Apps that must not touch the router, or want no punch and no automatic restarts, say so
+// in the config; two such sessions still connect on loopback.
+TEST(Poll, TraversalSwitchesOffStillConnect) {
+  Config cfg = loopback();
+  ASSERT_TRUE(cfg.port_mapping(false).hard_nat(false).restart_on_failure(0).status());
+  Polled a{*std::move(Session::create(cfg))};
+  Polled b{*std::move(Session::create(cfg))};
+  ASSERT_TRUE(support::wait_until(
+      [&] { return a.state == PINHOLE_STATE_CONNECTED && b.state == PINHOLE_STATE_CONNECTED; },
+      [&] { support::poll_turn(a, b); }));
+  ASSERT_TRUE(a.s.send("switches off"));
+  ASSERT_TRUE(support::wait_until([&] { return !b.received.empty(); },
+                                  [&] { support::poll_turn(a, b); }));
+  EXPECT_EQ(b.received.back(), "switches off");
+  auto stats = a.s.stats_json();
+  ASSERT_TRUE(stats);
+  EXPECT_NE(stats->find("\"port_mappings\":[]"), std::string::npos) << *stats;
+}
+
 TEST(BadInput, StatusesAndMessages) {
   // The first failing setter sticks, and Session::create reports it.
   Config bad;

@@ -9,9 +9,9 @@ final class SessionTests: XCTestCase {
     }
 
     /// Two sessions connected through `connect` with in-memory streams as signaling.
-    func connectedPair() async throws -> (Session, Session) {
-        let a = try Session(config: Self.loopback())
-        let b = try Session(config: Self.loopback())
+    func connectedPair(config: SessionConfig = SessionTests.loopback()) async throws -> (Session, Session) {
+        let a = try Session(config: config)
+        let b = try Session(config: config)
         let (toA, toAIn) = AsyncStream<String>.makeStream()
         let (toB, toBIn) = AsyncStream<String>.makeStream()
         async let pa = a.connect(outgoing: { _ = toBIn.yield($0) }, incoming: toA, timeout: 10)
@@ -46,6 +46,22 @@ final class SessionTests: XCTestCase {
             XCTAssertEqual(d, Data("n\(i)".utf8))
         }
         XCTAssertGreaterThanOrEqual(a.stats().datagramsSent, 11)
+    }
+
+    func testTraversalSwitchesAreOnByDefaultAndSessionsWithThemOffConnect() async throws {
+        let defaults = SessionConfig()
+        XCTAssertTrue(defaults.portMapping && defaults.hardNat)
+        XCTAssertEqual(defaults.restartOnFailure, 3)
+        var off = Self.loopback()
+        off.portMapping = false
+        off.hardNat = false
+        off.restartOnFailure = 0
+        let (a, b) = try await connectedPair(config: off)
+        defer { a.close(); b.close() }
+        XCTAssertEqual(try XCTUnwrap(a.path).kind, .direct)
+        try a.send(Data("switches off".utf8))
+        let got = await next(b)
+        XCTAssertEqual(got, Data("switches off".utf8))
     }
 
     func testAnIceRestartKeepsDataFlowing() async throws {

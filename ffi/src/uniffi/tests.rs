@@ -51,7 +51,33 @@ fn config() -> SessionConfig {
         receive_queue: 256,
         early_send_queue: 0,
         dns_timeout_ms: 5000,
+        port_mapping: true,
+        hard_nat: true,
+        restart_on_failure: 3,
     }
+}
+
+#[test]
+fn the_defaults_are_the_engines_and_the_traversal_switches_reach_it() {
+    let engine = engine::session::SessionConfig::default();
+    let d = config().to_core().unwrap();
+    assert_eq!(d.port_mapping.enabled, engine.port_mapping.enabled);
+    assert_eq!(d.hard_nat.enabled, engine.hard_nat.enabled);
+    assert_eq!(
+        d.network.restart_on_failure,
+        engine.network.restart_on_failure
+    );
+    let off = SessionConfig {
+        port_mapping: false,
+        hard_nat: false,
+        restart_on_failure: 0,
+        ..config()
+    }
+    .to_core()
+    .unwrap();
+    assert!(!off.port_mapping.enabled);
+    assert!(!off.hard_nat.enabled);
+    assert_eq!(off.network.restart_on_failure, 0);
 }
 
 /// Records everything, forwards signals to a channel, and can be told to throw.

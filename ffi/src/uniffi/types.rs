@@ -88,6 +88,19 @@ pub struct SessionConfig {
     /// Longest a server name may take to resolve before the session goes on without it.
     #[uniffi(default = 5000)]
     pub dns_timeout_ms: u32,
+    /// Port mapping through the default gateway (NAT-PMP, PCP, UPnP-IGD): a mapping is
+    /// offered as a candidate, renewed, and deleted on close. Off for apps that must not
+    /// touch the router.
+    #[uniffi(default = true)]
+    pub port_mapping: bool,
+    /// The hard-NAT punch (a bounded burst of authenticated checks from extra sockets
+    /// when one side's NAT is symmetric; needs an RFC 5780 STUN server).
+    #[uniffi(default = true)]
+    pub hard_nat: bool,
+    /// ICE restarts the session makes by itself when a path that worked fails for good,
+    /// before `Failed` (0: report `Failed` at once).
+    #[uniffi(default = 3)]
+    pub restart_on_failure: u32,
 }
 
 impl SessionConfig {
@@ -131,6 +144,9 @@ impl SessionConfig {
         }
         c.include_link_local = self.include_link_local;
         c.dns_timeout = Duration::from_millis(u64::from(self.dns_timeout_ms));
+        c.port_mapping.enabled = self.port_mapping;
+        c.hard_nat.enabled = self.hard_nat;
+        c.network.restart_on_failure = self.restart_on_failure;
         c.check()
             .map_err(|e| PinholeError::InvalidConfig(e.to_string()))?;
         Ok(c)

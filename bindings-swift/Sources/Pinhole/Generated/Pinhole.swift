@@ -2089,6 +2089,22 @@ public struct SessionConfig: Equatable, Hashable {
      * Longest a server name may take to resolve before the session goes on without it.
      */
     public var dnsTimeoutMs: UInt32
+    /**
+     * Port mapping through the default gateway (NAT-PMP, PCP, UPnP-IGD): a mapping is
+     * offered as a candidate, renewed, and deleted on close. Off for apps that must not
+     * touch the router.
+     */
+    public var portMapping: Bool
+    /**
+     * The hard-NAT punch (a bounded burst of authenticated checks from extra sockets
+     * when one side's NAT is symmetric; needs an RFC 5780 STUN server).
+     */
+    public var hardNat: Bool
+    /**
+     * ICE restarts the session makes by itself when a path that worked fails for good,
+     * before `Failed` (0: report `Failed` at once).
+     */
+    public var restartOnFailure: UInt32
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2134,7 +2150,20 @@ public struct SessionConfig: Equatable, Hashable {
          */earlySendQueue: UInt32 = UInt32(0), 
         /**
          * Longest a server name may take to resolve before the session goes on without it.
-         */dnsTimeoutMs: UInt32 = UInt32(5000)) {
+         */dnsTimeoutMs: UInt32 = UInt32(5000), 
+        /**
+         * Port mapping through the default gateway (NAT-PMP, PCP, UPnP-IGD): a mapping is
+         * offered as a candidate, renewed, and deleted on close. Off for apps that must not
+         * touch the router.
+         */portMapping: Bool = true, 
+        /**
+         * The hard-NAT punch (a bounded burst of authenticated checks from extra sockets
+         * when one side's NAT is symmetric; needs an RFC 5780 STUN server).
+         */hardNat: Bool = true, 
+        /**
+         * ICE restarts the session makes by itself when a path that worked fails for good,
+         * before `Failed` (0: report `Failed` at once).
+         */restartOnFailure: UInt32 = UInt32(3)) {
         self.role = role
         self.stunServers = stunServers
         self.turnServers = turnServers
@@ -2148,6 +2177,9 @@ public struct SessionConfig: Equatable, Hashable {
         self.receiveQueue = receiveQueue
         self.earlySendQueue = earlySendQueue
         self.dnsTimeoutMs = dnsTimeoutMs
+        self.portMapping = portMapping
+        self.hardNat = hardNat
+        self.restartOnFailure = restartOnFailure
     }
 
     
@@ -2178,7 +2210,10 @@ public struct FfiConverterTypeSessionConfig: FfiConverterRustBuffer {
                 includeLinkLocal: FfiConverterBool.read(from: &buf), 
                 receiveQueue: FfiConverterUInt32.read(from: &buf), 
                 earlySendQueue: FfiConverterUInt32.read(from: &buf), 
-                dnsTimeoutMs: FfiConverterUInt32.read(from: &buf)
+                dnsTimeoutMs: FfiConverterUInt32.read(from: &buf), 
+                portMapping: FfiConverterBool.read(from: &buf), 
+                hardNat: FfiConverterBool.read(from: &buf), 
+                restartOnFailure: FfiConverterUInt32.read(from: &buf)
         )
     }
 
@@ -2196,6 +2231,9 @@ public struct FfiConverterTypeSessionConfig: FfiConverterRustBuffer {
         FfiConverterUInt32.write(value.receiveQueue, into: &buf)
         FfiConverterUInt32.write(value.earlySendQueue, into: &buf)
         FfiConverterUInt32.write(value.dnsTimeoutMs, into: &buf)
+        FfiConverterBool.write(value.portMapping, into: &buf)
+        FfiConverterBool.write(value.hardNat, into: &buf)
+        FfiConverterUInt32.write(value.restartOnFailure, into: &buf)
     }
 }
 

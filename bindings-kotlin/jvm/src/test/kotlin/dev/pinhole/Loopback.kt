@@ -21,9 +21,9 @@ class Pair(val a: Session, val b: Session) : AutoCloseable {
 }
 
 /** Two loopback sessions, connected through [Session.connect] with channels as signaling. */
-suspend fun connectedPair(): kotlin.Pair<Pair, kotlin.Pair<PathInfo, PathInfo>> {
-    val a = Session(loopbackConfig())
-    val b = Session(loopbackConfig())
+suspend fun connectedPair(config: SessionConfig = loopbackConfig()): kotlin.Pair<Pair, kotlin.Pair<PathInfo, PathInfo>> {
+    val a = Session(config)
+    val b = Session(config)
     val toA = Channel<String>(Channel.UNLIMITED)
     val toB = Channel<String>(Channel.UNLIMITED)
     val paths = coroutineScope {

@@ -2,6 +2,7 @@ package dev.pinhole
 
 import dev.pinhole.ffi.PathKind
 import dev.pinhole.ffi.PinholeException
+import dev.pinhole.ffi.SessionConfig
 import dev.pinhole.ffi.SessionEvent
 import dev.pinhole.ffi.SessionState
 import kotlin.time.Duration.Companion.seconds
@@ -43,6 +44,21 @@ class SessionTest {
             assertTrue(stats.datagramsSent >= 101uL, stats.toString())
             assertTrue(stats.json.contains("\"pairs\""))
             assertTrue(p.a.localAddresses.all { it.startsWith("127.0.0.1:") })
+        }
+    }
+
+    @Test
+    fun `port mapping, the hard-NAT punch and restarts after failure are on by default and can be turned off`() = runBlocking {
+        val defaults = SessionConfig()
+        assertTrue(defaults.portMapping && defaults.hardNat)
+        assertEquals(3u, defaults.restartOnFailure)
+        val off = loopbackConfig().copy(portMapping = false, hardNat = false, restartOnFailure = 0u)
+        val (pair, paths) = connectedPair(off)
+        pair.use {
+            assertEquals(PathKind.DIRECT, paths.first.kind)
+            assertEquals(SessionState.CONNECTED, it.a.stats().state)
+            it.a.send("switches off".toByteArray())
+            withTimeout(5.seconds) { assertArrayEquals("switches off".toByteArray(), it.b.receive()) }
         }
     }
 

@@ -3462,6 +3462,25 @@ data class SessionConfig (
      * Longest a server name may take to resolve before the session goes on without it.
      */
     var `dnsTimeoutMs`: kotlin.UInt = 5000u 
+    , 
+    /**
+     * Port mapping through the default gateway (NAT-PMP, PCP, UPnP-IGD): a mapping is
+     * offered as a candidate, renewed, and deleted on close. Off for apps that must not
+     * touch the router.
+     */
+    var `portMapping`: kotlin.Boolean = true 
+    , 
+    /**
+     * The hard-NAT punch (a bounded burst of authenticated checks from extra sockets
+     * when one side's NAT is symmetric; needs an RFC 5780 STUN server).
+     */
+    var `hardNat`: kotlin.Boolean = true 
+    , 
+    /**
+     * ICE restarts the session makes by itself when a path that worked fails for good,
+     * before `Failed` (0: report `Failed` at once).
+     */
+    var `restartOnFailure`: kotlin.UInt = 3u 
     
 ){
     
@@ -3491,6 +3510,9 @@ public object FfiConverterTypeSessionConfig: FfiConverterRustBuffer<SessionConfi
             FfiConverterUInt.read(buf),
             FfiConverterUInt.read(buf),
             FfiConverterUInt.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterUInt.read(buf),
         )
     }
 
@@ -3507,7 +3529,10 @@ public object FfiConverterTypeSessionConfig: FfiConverterRustBuffer<SessionConfi
             FfiConverterBoolean.allocationSize(value.`includeLinkLocal`) +
             FfiConverterUInt.allocationSize(value.`receiveQueue`) +
             FfiConverterUInt.allocationSize(value.`earlySendQueue`) +
-            FfiConverterUInt.allocationSize(value.`dnsTimeoutMs`)
+            FfiConverterUInt.allocationSize(value.`dnsTimeoutMs`) +
+            FfiConverterBoolean.allocationSize(value.`portMapping`) +
+            FfiConverterBoolean.allocationSize(value.`hardNat`) +
+            FfiConverterUInt.allocationSize(value.`restartOnFailure`)
     )
 
     override fun write(value: SessionConfig, buf: ByteBuffer) {
@@ -3524,6 +3549,9 @@ public object FfiConverterTypeSessionConfig: FfiConverterRustBuffer<SessionConfi
             FfiConverterUInt.write(value.`receiveQueue`, buf)
             FfiConverterUInt.write(value.`earlySendQueue`, buf)
             FfiConverterUInt.write(value.`dnsTimeoutMs`, buf)
+            FfiConverterBoolean.write(value.`portMapping`, buf)
+            FfiConverterBoolean.write(value.`hardNat`, buf)
+            FfiConverterUInt.write(value.`restartOnFailure`, buf)
     }
 }
 
