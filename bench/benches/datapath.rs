@@ -140,6 +140,10 @@ trait Endpoint: Send {
     fn send(&self, data: &[u8]);
     /// Waits up to `ms` for something, then reads every queued datagram.
     fn recv_all(&self, ms: i32, f: &mut dyn FnMut(&[u8]));
+    /// What a stall report shows (the session's statistics, where there is one).
+    fn describe(&self) -> String {
+        String::new()
+    }
 }
 
 fn client_loop(ep: &dyn Endpoint, n: usize, window: usize, size: usize) {
@@ -152,7 +156,11 @@ fn client_loop(ep: &dyn Endpoint, n: usize, window: usize, size: usize) {
             sent += 1;
         }
         ep.recv_all(100, &mut |_| got += 1);
-        assert!(Instant::now() < deadline, "stalled at {got}/{n}");
+        assert!(
+            Instant::now() < deadline,
+            "stalled at {got}/{n} ({sent} sent): {}",
+            ep.describe()
+        );
         if got + window <= sent {
             continue;
         }
@@ -414,7 +422,14 @@ mod c {
     impl Endpoint for CEp {
         fn send(&self, data: &[u8]) {
             // SAFETY: a live session; data valid for the call.
-            unsafe { pinhole_session_send(self.s, data.as_ptr(), data.len()) };
+            let status = unsafe { pinhole_session_send(self.s, data.as_ptr(), data.len()) };
+            assert_eq!(
+                status,
+                PinholeStatus::Ok,
+                "{}",
+                // SAFETY: a static or thread-local NUL-terminated string.
+                unsafe { std::ffi::CStr::from_ptr(pinhole_last_error_message()) }.to_string_lossy()
+            );
         }
         fn recv_all(&self, ms: i32, f: &mut dyn FnMut(&[u8])) {
             wait_fd(self.fd, ms);
@@ -428,6 +443,24 @@ mod c {
                 {
                     f(&buf[..n.min(buf.len())]);
                 }
+            }
+        }
+        fn describe(&self) -> String {
+            self.stats()
+        }
+    }
+
+    impl CEp {
+        fn stats(&self) -> String {
+            let mut out = std::ptr::null_mut();
+            // SAFETY: a live session; the string is freed once.
+            unsafe {
+                if pinhole_session_stats_json(self.s, &mut out) != PinholeStatus::Ok {
+                    return String::new();
+                }
+                let text = std::ffi::CStr::from_ptr(out).to_string_lossy().into_owned();
+                pinhole_string_free(out);
+                text
             }
         }
     }
@@ -588,12 +621,17 @@ fn main() {
             &["--allow-loopback-peers", "--no-tls", "--no-dtls"],
         )
     });
-    for _ in 0..runs {
+    for run in 1..=runs {
+        eprintln!("run {run}: {}", rows[0].0);
         rows[0].1.push(raw(n, window, size));
+        eprintln!("run {run}: {}", rows[1].0);
         rows[1].1.push(session_rust(&rt, loopback, n, window, size));
+        eprintln!("run {run}: {}", rows[2].0);
         rows[2].1.push(session_c(n, window, size));
+        eprintln!("run {run}: {}", rows[3].0);
         rows[3].1.push(session_listener(&rt, n, window, size));
         if let Some(c) = &server {
+            eprintln!("run {run}: {}", rows[4].0);
             let url = c.url(pinhole::turn::TransportKind::Udp);
             let cfg = || {
                 loopback()

@@ -80,10 +80,13 @@ impl Queues {
         if items.is_empty() {
             return;
         }
-        let (mut events, mut data, was_empty);
+        let (mut events, mut data, events_were_empty, data_was_empty);
         {
             let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            was_empty = s.events.is_empty() && s.data.is_empty();
+            // Each queue on its own: an app that drains datagrams in its hot loop and
+            // leaves an event queued for later must still be woken for the next datagram.
+            events_were_empty = s.events.is_empty();
+            data_was_empty = s.data.is_empty();
             events = false;
             data = false;
             for item in items.drain(..) {
@@ -110,7 +113,7 @@ impl Queues {
         if data {
             self.data_ready.notify_one();
         }
-        if was_empty && (events || data) {
+        if (events_were_empty && events) || (data_was_empty && data) {
             if let Some(f) = &self.on_ready {
                 f();
             }
@@ -235,5 +238,53 @@ impl Sink {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::session::SessionState;
+
+    /// The wake-up hook fires when either queue goes from empty to non-empty, so an app
+    /// that drains only datagrams in its hot loop is still woken for the next one while
+    /// an event waits in the other queue.
+    #[test]
+    fn each_queue_wakes_on_its_own() {
+        let woken = Arc::new(AtomicUsize::new(0));
+        let w = woken.clone();
+        let q = Queues::new(
+            16,
+            Some(Arc::new(move || {
+                w.fetch_add(1, Ordering::SeqCst);
+            })),
+        );
+        let count = || woken.load(Ordering::SeqCst);
+        q.push(&mut vec![Item::Event(Event::StateChanged(
+            SessionState::Connected,
+        ))]);
+        assert_eq!(count(), 1);
+        q.push(&mut vec![Item::Datagram(b"a".to_vec())]);
+        assert_eq!(
+            count(),
+            2,
+            "the event still queued must not hide the datagram"
+        );
+        q.push(&mut vec![Item::Datagram(b"b".to_vec())]);
+        assert_eq!(
+            count(),
+            2,
+            "nothing new to wake for: the datagram queue was not empty"
+        );
+        assert!(q.try_datagram().is_some() && q.try_datagram().is_some());
+        q.push(&mut vec![Item::Datagram(b"c".to_vec())]);
+        assert_eq!(count(), 3);
+        assert!(q.try_event().is_some());
+        q.push(&mut vec![Item::Event(Event::StateChanged(
+            SessionState::Closed,
+        ))]);
+        assert_eq!(count(), 4);
     }
 }
