@@ -39,7 +39,7 @@ if $native; then
   export RUSTFLAGS="${RUSTFLAGS:-} --remap-path-prefix=$PWD=pinhole --remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}=cargo"
   args=()
   for a in "${abis[@]}"; do args+=(-t "$a"); done
-  cargo ndk "${args[@]}" --platform "$min_sdk" -o "$out/tree/jni" build --locked --release -p pinhole-ffi --lib
+  cargo ndk "${args[@]}" --platform "$min_sdk" -o "$out/tree/jni" build --locked --profile mobile -p pinhole-ffi --lib
 fi
 
 # The Kotlin classes: the JVM library and the glue compiled against android-all.

@@ -28,18 +28,18 @@ targets=(aarch64-apple-ios aarch64-apple-ios-sim x86_64-apple-ios aarch64-apple-
 rustup target add "${targets[@]}" >/dev/null
 target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
 for t in "${targets[@]}"; do
-  echo "build-xcframework: cargo build --release --target $t" >&2
-  cargo build --locked --release -p pinhole-ffi --lib --target "$t"
+  echo "build-xcframework: cargo build --profile mobile --target $t" >&2
+  cargo build --locked --profile mobile -p pinhole-ffi --lib --target "$t"
 done
 
 out="$target_dir/xcframework"
 rm -rf "$out"
 mkdir -p "$out/ios" "$out/ios-simulator" "$out/macos"
 lib=libpinhole_ffi.a
-cp "$target_dir/aarch64-apple-ios/release/$lib" "$out/ios/$lib"
-lipo -create "$target_dir/aarch64-apple-ios-sim/release/$lib" "$target_dir/x86_64-apple-ios/release/$lib" \
+cp "$target_dir/aarch64-apple-ios/mobile/$lib" "$out/ios/$lib"
+lipo -create "$target_dir/aarch64-apple-ios-sim/mobile/$lib" "$target_dir/x86_64-apple-ios/mobile/$lib" \
   -output "$out/ios-simulator/$lib"
-lipo -create "$target_dir/aarch64-apple-darwin/release/$lib" "$target_dir/x86_64-apple-darwin/release/$lib" \
+lipo -create "$target_dir/aarch64-apple-darwin/mobile/$lib" "$target_dir/x86_64-apple-darwin/mobile/$lib" \
   -output "$out/macos/$lib"
 
 # The generated header and module map (module PinholeFFI) must be current.

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The cross tier. Pinhole ships to phones, so for arm64 (aarch64-unknown-linux-gnu) and
 # armv7 (armv7-unknown-linux-gnueabihf) this script
-#   1. cross-builds the C facade, pinhole-ffi (cdylib + staticlib, release), with TLS (the
-#      default) and without it (`--no-default-features`);
+#   1. cross-builds the C facade, pinhole-ffi (cdylib + staticlib, the `mobile` profile:
+#      what ships to phones, size first), with TLS (the default) and without it
+#      (`--no-default-features`);
 #   2. builds the core crate's library unit tests and runs them under qemu-user;
 #   3. runs the C consumer tests under qemu when they exist (the hook below);
-# and prints a table of stripped library sizes, with x86_64 (the normal toolchain) beside.
+# and prints a table of stripped library sizes, with x86_64 (the normal toolchain, release)
+# beside.
 #
 # rustup cannot fetch other targets' std here, so the cross toolchain is Debian's:
 # rustc-web/cargo-web (bookworm-security) with libstd-rust-web-dev:<arch>, run as
@@ -20,7 +22,7 @@
 #   tests/c/run-cross.sh TRIPLE LIBDIR
 # with CC (the cross gcc), STRIP (the cross strip) and RUNNER (the qemu-user binary, run it
 # as `$RUNNER ./prog`) in its environment; LIBDIR holds libpinhole_ffi.a and
-# libpinhole_ffi.so of the default (TLS) release build. A non-zero exit fails the tier,
+# libpinhole_ffi.so of the default (TLS) mobile build. A non-zero exit fails the tier,
 # and so does taking longer than 600 s.
 #
 # Installs its Debian packages with apt-get (root, or sudo) the first time; idempotent.
@@ -116,10 +118,10 @@ declare -A tests_passed
 for t in "${targets[@]}"; do
   for v in "${variants[@]}"; do
     # shellcheck disable=SC2086
-    cross_cargo build -q --locked --release -p pinhole-ffi --target "$t" ${features[$v]}
-    keep_libs "$cross_dir/$t/release" "$t" "$v"
+    cross_cargo build -q --locked --profile mobile -p pinhole-ffi --target "$t" ${features[$v]}
+    keep_libs "$cross_dir/$t/mobile" "$t" "$v"
   done
-  done_step "$t: pinhole-ffi built (release, with and without TLS)"
+  done_step "$t: pinhole-ffi built (mobile profile, with and without TLS)"
 
   log="$cross_dir/$t-core-tests.log"
   cross_cargo test -q --locked -p pinhole --lib --target "$t" 2>&1 | tee "$log" >&2
@@ -144,7 +146,7 @@ done
 # Pinhole that no export reaches), and the TLS and no-TLS rows match.
 human() { awk -v b="$1" 'BEGIN { printf "%.2f MiB (%d)", b / 1048576, b }'; }
 echo
-echo "pinhole-ffi release library sizes, stripped:"
+echo "pinhole-ffi library sizes, stripped (x86_64: release profile; arm: mobile profile):"
 printf '%-32s %-4s %-10s %-24s %-24s\n' target TLS "C exports" "cdylib (.so, strip)" \
   "staticlib (.a, strip -g)"
 for t in x86_64-unknown-linux-gnu "${targets[@]}"; do

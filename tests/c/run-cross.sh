@@ -4,7 +4,7 @@
 #   tests/c/run-cross.sh TRIPLE LIBDIR
 #
 # with CC (the cross gcc), STRIP (the cross strip) and RUNNER (the qemu-user binary) in
-# the environment; LIBDIR holds that target's release libpinhole_ffi.a and .so. This
+# the environment; LIBDIR holds that target's libpinhole_ffi.a and .so (mobile profile). This
 # checks the .so's exports (the cross nm) against ffi/symbols.txt, compiles every C test
 # (tests/c/*.c but the CLI peer) and the README example with the same warnings as
 # tests/c/run.sh, linked static, and connect_poll and the README example linked shared
