@@ -806,8 +806,8 @@ enum PinholeStatus pinhole_session_recv(struct PinholeSession *session,
 // A descriptor made readable whenever the event queue or the datagram queue goes from
 // empty to non-empty (an eventfd on Linux/Android, a pipe elsewhere). Wait on it in your
 // epoll/select/poll loop; when it is readable call `pinhole_session_clear_wakeup`, then
-// poll events and datagrams until `PINHOLE_STATUS_EMPTY` (a queue you leave non-empty
-// wakes you again only once drained). Owned by the session: do not close it.
+// poll events and datagrams until `PINHOLE_STATUS_EMPTY` (new items in a queue you left
+// non-empty do not wake you again). Owned by the session: do not close it.
 //
 // # Safety
 // `session` is NULL or valid; `out_fd` writable.
