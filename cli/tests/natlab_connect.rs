@@ -24,50 +24,8 @@ use serde_json::Value;
 const STUN: &str = "192.0.2.1:3478";
 const CONNECT_TIMEOUT_S: u64 = 20;
 const FAIL_TIMEOUT_S: u64 = 10;
-/// coturn in the public namespace (the STUN server has 3478).
+/// coturn in the public namespace (the STUN server has 3478; `natlab::TURN_PORT`).
 const TURN_URL: &str = "turn:192.0.2.1:3488";
-const TURN_PORT: &str = "3488";
-
-/// Starts coturn on 192.0.2.1:3488 (UDP and TCP, relay addresses on 192.0.2.1, user
-/// pinhole:secret in realm pinhole.test) inside the lab's public namespace, killed with
-/// the lab, and waits until it accepts TCP connections.
-fn start_coturn(lab: &mut Lab, dir: &TempDir) {
-    let turnserver = require_tool("turnserver", "coturn");
-    let d = dir.path().display().to_string();
-    let args: Vec<String> = vec![
-        turnserver.display().to_string(),
-        "-n".into(),
-        "-v".into(),
-        // Relay-to-relay traffic goes to 192.0.2.1, an address of coturn's own host.
-        "--allow-loopback-peers".into(),
-        "--no-cli".into(),
-        "--no-tls".into(),
-        "--no-dtls".into(),
-        format!("--listening-ip={SERVER_IP_1}"),
-        format!("--listening-port={TURN_PORT}"),
-        format!("--relay-ip={SERVER_IP_1}"),
-        "--min-port=49152".into(),
-        "--max-port=49999".into(),
-        "--lt-cred-mech".into(),
-        "--user=pinhole:secret".into(),
-        "--realm=pinhole.test".into(),
-        format!("--log-file={d}/turn.log"),
-        "--simple-log".into(),
-        format!("--pidfile={d}/turn.pid"),
-        format!("--db={d}/turndb"),
-    ];
-    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    let public = lab.public.clone();
-    lab.spawn(&public, &argv);
-    let probe = format!("exec 3<>/dev/tcp/{SERVER_IP_1}/{TURN_PORT}");
-    for _ in 0..100 {
-        if lab.exec(&public, &["bash", "-c", &probe]).status.success() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("coturn did not listen on {SERVER_IP_1}:{TURN_PORT} within 10 s");
-}
 
 /// Runs one cell: A (controlling, side 0) and B (controlled, side 1); with `turn`, both
 /// also gather relay candidates from coturn in the public namespace.
@@ -84,7 +42,7 @@ fn run_cell_with(
 ) -> (Lab, PipeRun) {
     let mut lab = Lab::with_sides(&nats);
     if let Some(dir) = turn {
-        start_coturn(&mut lab, dir);
+        lab.start_coturn(&require_tool("turnserver", "coturn"), dir.path());
     }
     let public = lab.public.clone();
     let (bind, alt) = (format!("{SERVER_IP_1}:3478"), format!("{SERVER_IP_2}:3479"));

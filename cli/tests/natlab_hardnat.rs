@@ -42,7 +42,7 @@ fn run(extra: &[&str], turn: bool) -> (Lab, PipeRun, Option<TempDir>) {
     let mut lab = Lab::with_sides(&[Nat::Symmetric, Nat::PortRestricted]);
     let dir = turn.then(|| TempDir::new("natlab-hardnat-coturn"));
     if let Some(d) = &dir {
-        start_coturn(&mut lab, d);
+        lab.start_coturn(&require_tool("turnserver", "coturn"), d.path());
     }
     let public = lab.public.clone();
     let (bind, alt) = (format!("{SERVER_IP_1}:3478"), format!("{SERVER_IP_2}:3479"));
@@ -110,43 +110,6 @@ fn run(extra: &[&str], turn: bool) -> (Lab, PipeRun, Option<TempDir>) {
         Duration::from_secs(TIMEOUT_S + 15),
     );
     (lab, run, dir)
-}
-
-/// coturn on 192.0.2.1:3488 in the public namespace (as natlab_connect.rs starts it).
-fn start_coturn(lab: &mut Lab, dir: &TempDir) {
-    let turnserver = require_tool("turnserver", "coturn");
-    let d = dir.path().display().to_string();
-    let args: Vec<String> = vec![
-        turnserver.display().to_string(),
-        "-n".into(),
-        "--allow-loopback-peers".into(),
-        "--no-cli".into(),
-        "--no-tls".into(),
-        "--no-dtls".into(),
-        format!("--listening-ip={SERVER_IP_1}"),
-        "--listening-port=3488".into(),
-        format!("--relay-ip={SERVER_IP_1}"),
-        "--min-port=49152".into(),
-        "--max-port=49999".into(),
-        "--lt-cred-mech".into(),
-        "--user=pinhole:secret".into(),
-        "--realm=pinhole.test".into(),
-        format!("--log-file={d}/turn.log"),
-        "--simple-log".into(),
-        format!("--pidfile={d}/turn.pid"),
-        format!("--db={d}/turndb"),
-    ];
-    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    let public = lab.public.clone();
-    lab.spawn(&public, &argv);
-    let probe = format!("exec 3<>/dev/tcp/{SERVER_IP_1}/3488");
-    for _ in 0..100 {
-        if lab.exec(&public, &["bash", "-c", &probe]).status.success() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("coturn did not listen on {SERVER_IP_1}:3488 within 10 s");
 }
 
 /// What one run measured.

@@ -10,9 +10,12 @@
 
 #![allow(dead_code)] // each test binary uses a different subset
 
+mod coturn;
 mod miniupnpd;
 pub mod nat64;
 mod roam;
+#[allow(unused_imports)] // each test binary uses a different subset
+pub use coturn::TURN_PORT;
 #[allow(unused_imports)] // each test binary uses a different subset
 pub use miniupnpd::Miniupnpd;
 
