@@ -371,20 +371,15 @@ impl Call {
             }
             eps.push(net.attach(peer.host, ep));
         }
-        let mut s = Call {
+        Call::assemble(
             net,
-            alice,
-            bob,
-            eps: [eps[0], eps[1]],
+            (alice, bob),
+            eps,
             turn,
-            channel: Channel::new(signaling, seed),
+            (signaling, seed),
             start,
-            signal_errors: Vec::new(),
             trickle,
-            held: [Vec::new(), Vec::new()],
-        };
-        s.collect_signals();
-        s
+        )
     }
 
     /// A call between the peers `build` puts in the net (Alice first), with the
@@ -415,6 +410,28 @@ impl Call {
             let ports = ep.ports();
             eps.push(net.attach_on_ports(host, &ports, ep));
         }
+        Call::assemble(
+            net,
+            (alice, bob),
+            eps,
+            turn,
+            (signaling, seed),
+            start,
+            trickle,
+        )
+    }
+
+    /// The call once the net is built and both endpoints attached: the first signals
+    /// collected.
+    fn assemble(
+        net: Internet,
+        (alice, bob): (Peer, Peer),
+        eps: Vec<EndpointId<SessionEndpoint>>,
+        turn: EndpointId<TurnServerModel>,
+        (signaling, seed): (SignalingLoss, u64),
+        start: Instant,
+        trickle: bool,
+    ) -> Call {
         let mut s = Call {
             net,
             alice,
